@@ -1,0 +1,497 @@
+"""Synchronous Flow Service client: one ``requests.Session``, IMS auth, retries, pagination, typed errors.
+
+Method names follow the AEP domain (base connection, source connection, target connection, flow, run).
+Creates go through :meth:`FlowServiceClient.create_once`, which looks a resource up by its natural key
+before POSTing and again before any re-send, so a lost response never produces a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+from tenacity import Retrying
+from urllib3.exceptions import ConnectTimeoutError
+
+from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
+from airflow_provider_aep.client.config import FLOW_SERVICE_PATH, AEPSettings
+from airflow_provider_aep.client.errors import (
+    AEPAPIError,
+    AEPAuthError,
+    AEPError,
+    AEPNotFoundError,
+    AEPPreconditionFailedError,
+    AEPResponseError,
+    AEPTransportError,
+    Redactor,
+    error_from_response,
+)
+from airflow_provider_aep.client.http import (
+    IDEMPOTENT_METHODS,
+    RetryPolicy,
+    is_safe_to_resend_create,
+    platform_headers,
+    retry_after_of,
+)
+from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig
+
+log = logging.getLogger("airflow_provider_aep.client")
+
+IfExists = Literal["reuse", "fail"]
+DEFAULT_PAGE_SIZE = 100
+
+
+class AEPResourceExistsError(AEPError):
+    """``if_exists="fail"`` and a resource with the same natural key already exists."""
+
+    def __init__(self, collection: str, match: Mapping[str, str], existing_id: str) -> None:
+        self.collection = collection
+        self.existing_id = existing_id
+        keys = ", ".join(f"{k}={v!r}" for k, v in match.items())
+        super().__init__(f"{collection}: a resource with {keys} already exists (id {existing_id})")
+
+
+def property_filter(key: str, value: str) -> str:
+    """``key==value``; values with a comma are quoted, since a bare comma means OR."""
+    text = str(value)
+    if "," in text or text != text.strip():
+        text = '"' + text.replace('"', '\\"') + '"'
+    return f"{key}=={text}"
+
+
+def _was_sent(exc: requests.RequestException) -> bool:
+    """False only when the connection was never established, so the server cannot have acted."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        if isinstance(reason, ConnectTimeoutError):  # includes NewConnectionError (refused, DNS)
+            return False
+    return True
+
+
+class FlowServiceClient:
+    """A Flow Service client for one org and sandbox."""
+
+    def __init__(
+        self,
+        settings: AEPSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        on_secret: Callable[[str], None] | None = None,
+        token_cache: TokenCache = TOKENS,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.verify = True  # never let an environment or caller turn TLS checks off
+        self.redact = Redactor()
+        self._on_secret = on_secret
+        self.add_secret(settings.client_secret)
+        self.auth = IMSAuth(settings, fetch=self._fetch_token, on_token=self.add_secret, cache=token_cache)
+
+    # ------------------------------------------------------------------ plumbing
+    def add_secret(self, value: str | None) -> None:
+        """Keep ``value`` out of error messages (and hand it to the caller's masker)."""
+        if not value:
+            return
+        self.redact.add(value)
+        if self._on_secret is not None:
+            self._on_secret(value)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> FlowServiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.session.request(method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            reason = type(exc).__name__
+            raise AEPTransportError(
+                f"{reason}: no response ({self.redact(str(exc))[:300]})",
+                method=method,
+                url=self.redact(url),
+                sent=_was_sent(exc),
+            ) from None
+
+    def _raise_for_status(self, resp: requests.Response, method: str, url: str) -> None:
+        if resp.status_code < 400:
+            return
+        raise error_from_response(
+            status=resp.status_code,
+            headers=resp.headers,
+            text=resp.text,
+            method=method,
+            url=url,
+            redact=self.redact,
+            retry_after=retry_after_of(resp.status_code, resp.headers),
+        )
+
+    def _fetch_token(self) -> AccessToken:
+        url = self.settings.token_url
+
+        def once() -> AccessToken:
+            resp = self._send("POST", url, data=token_form(self.settings), headers={"Accept": "application/json"})
+            self._raise_for_status(resp, "POST", url)
+            return parse_token(resp.text, status=resp.status_code, url=url)
+
+        log.info("Requesting an IMS access token for client %s", self.settings.client_id)
+        return Retrying(**self.retry.tenacity_kwargs())(once)
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            target = urlsplit(path)
+            if f"{target.scheme}://{target.netloc}" != self.settings.platform_url:
+                raise AEPResponseError(
+                    f"refusing to follow a link to another host: {path}", method="GET", url=path, status=200
+                )
+            return path
+        if path.startswith(FLOW_SERVICE_PATH):
+            return self.settings.platform_url + path
+        return self.settings.flow_service_url + "/" + path.lstrip("/")
+
+    def _send_platform(
+        self, method: str, url: str, *, params: Any, json_body: Any, headers: Mapping[str, str] | None
+    ) -> requests.Response:
+        """One request; a 401 drops the token and is retried once with a fresh one."""
+        for attempt in (1, 2):
+            token = self.auth.token()
+            all_headers = platform_headers(
+                token=token,
+                client_id=self.settings.client_id,
+                org_id=self.settings.org_id,
+                sandbox=self.settings.sandbox_name,
+                write=json_body is not None,
+            )
+            all_headers.update(headers or {})
+            data = json.dumps(json_body) if json_body is not None else None
+            resp = self._send(method, url, params=params, data=data, headers=all_headers)
+            if resp.status_code == 401 and attempt == 1:
+                log.info("AEP answered 401 for %s %s; refreshing the access token once", method, url)
+                self.auth.invalidate(token)
+                continue
+            self._raise_for_status(resp, method, url)
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> requests.Response:
+        """Send one Platform request; idempotent methods are retried on transient errors."""
+        method = method.upper()
+        url = self._url(path)
+        if retry is None:
+            retry = method in IDEMPOTENT_METHODS
+        call = lambda: self._send_platform(method, url, params=params, json_body=json_body, headers=headers)  # noqa: E731
+        if not retry:
+            return call()
+        return Retrying(**self.retry.tenacity_kwargs())(call)
+
+    def _json(self, resp: requests.Response) -> Any:
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            snippet = self.redact(" ".join(resp.text.split())[:120])
+            raise AEPResponseError(
+                f"body is not JSON (starts with {snippet!r})",
+                method=resp.request.method or "",
+                url=self.redact(resp.url),
+                status=resp.status_code,
+            ) from None
+
+    # ------------------------------------------------------------------ generic resource verbs
+    def get_resource(self, collection: str, resource_id: str) -> dict[str, Any]:
+        """GET by id, unwrapping the documented ``{"items": [...]}`` envelope."""
+        resp = self.request("GET", f"/{collection}/{resource_id}")
+        body = self._json(resp)
+        if isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            if not body["items"]:
+                raise AEPNotFoundError(
+                    status=404, code=None, message=f"{collection} {resource_id} not found", url=resp.url
+                )
+            item = body["items"][0]
+        elif isinstance(body, Mapping) and body.get("id") == resource_id:
+            item = body
+        else:
+            raise AEPResponseError(
+                "expected an {'items': [...]} envelope", method="GET", url=resp.url, status=resp.status_code
+            )
+        if not isinstance(item, Mapping):
+            raise AEPResponseError("items[0] is not an object", method="GET", url=resp.url, status=200)
+        return dict(item)
+
+    def iter_resources(
+        self,
+        collection: str,
+        *,
+        filters: Sequence[str] = (),
+        orderby: str | None = None,
+        page_size: int | None = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every item of a list, following ``_links.next.href`` page by page (O(page) memory)."""
+        params: dict[str, Any] = {}
+        if filters:
+            params["property"] = list(filters)
+        if orderby:
+            params["orderby"] = orderby
+        if page_size:
+            params["limit"] = page_size
+        path: str | None = f"/{collection}"
+        seen: set[str] = set()
+        while path is not None:
+            resp = self.request("GET", path, params=params)
+            body = self._json(resp)
+            if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+                raise AEPResponseError(
+                    "expected a list envelope with 'items'", method="GET", url=resp.url, status=resp.status_code
+                )
+            yield from body["items"]
+            href = dig(body, "_links.next.href")
+            if not isinstance(href, str) or not href or not body["items"] or href in seen:
+                return
+            seen.add(href)
+            path, params = href, None  # the href carries every query parameter
+
+    def count(self, collection: str, *, filters: Sequence[str] = ()) -> int:
+        """``count=true`` (never combined with ``limit``, which AEP rejects with 1401-400)."""
+        params: dict[str, Any] = {"count": "true"}
+        if filters:
+            params["property"] = list(filters)
+        body = self._json(self.request("GET", f"/{collection}", params=params))
+        if not isinstance(body, Mapping) or not isinstance(body.get("count"), int):
+            raise AEPResponseError("expected {'count': N}", method="GET", url=collection, status=200)
+        return body["count"]
+
+    def find(self, collection: str, match: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Resources whose dotted fields equal ``match``, oldest first (filtered server- and client-side)."""
+        filters = [property_filter(k, v) for k, v in match.items()]
+        found = [
+            item
+            for item in self.iter_resources(collection, filters=filters)
+            if all(str(dig(item, k)) == str(v) for k, v in match.items())
+        ]
+        return sorted(found, key=lambda item: item.get("createdAt") or 0)
+
+    def _post(self, collection: str, body: Mapping[str, Any]) -> CreatedResource:
+        resp = self.request("POST", f"/{collection}", json_body=body, retry=False)
+        return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)
+
+    def create(self, collection: str, body: Mapping[str, Any]) -> CreatedResource:
+        """A bare create: re-sent only when AEP provably did not process it (429, connection never made)."""
+        return Retrying(**self.retry.tenacity_kwargs(retryable=is_safe_to_resend_create))(
+            lambda: self._post(collection, body)
+        )
+
+    def create_once(
+        self,
+        collection: str,
+        body: Mapping[str, Any],
+        *,
+        match: Mapping[str, str],
+        if_exists: IfExists = "reuse",
+    ) -> CreatedResource:
+        """Create unless a resource with the natural key ``match`` exists; safe to call again after a crash.
+
+        After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
+        the next attempt looks the resource up first and only re-sends the POST if it is not there.
+        """
+        if if_exists not in ("reuse", "fail"):
+            raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
+        existing = self.find(collection, match)
+        if existing:
+            if len(existing) > 1:
+                log.warning(
+                    "%d %s match %s; using the oldest, %s", len(existing), collection, dict(match), existing[0]["id"]
+                )
+            if if_exists == "fail":
+                raise AEPResourceExistsError(collection, match, existing[0]["id"])
+            log.info("Reusing existing %s %s (matched %s)", collection, existing[0]["id"], dict(match))
+            return CreatedResource.from_resource(existing[0], created=False)
+
+        uncertain = False
+        for attempt in Retrying(**self.retry.tenacity_kwargs()):
+            with attempt:
+                if uncertain:
+                    found = self.find(collection, match)
+                    if found:
+                        log.info("The earlier create of %s %s was committed; using it", collection, found[0]["id"])
+                        return CreatedResource.from_resource(found[0], created=True)
+                try:
+                    return self._post(collection, body)
+                except AEPError as exc:
+                    uncertain = uncertain or not is_safe_to_resend_create(exc)
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
+        """DELETE; returns False when it was already gone (404) and ``missing_ok``."""
+        try:
+            self.request("DELETE", f"/{collection}/{resource_id}")
+        except AEPNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
+
+    def patch(
+        self,
+        collection: str,
+        resource_id: str,
+        operations: Sequence[Mapping[str, Any]],
+        *,
+        etag: str | None = None,
+    ) -> CreatedResource:
+        """PATCH with If-Match; on a stale etag (412) the resource is re-read once and the patch re-sent."""
+        for attempt in (1, 2):
+            if etag is None or attempt == 2:
+                etag = self.get_resource(collection, resource_id).get("etag")
+            if not etag:
+                raise AEPResponseError(
+                    f"{collection} {resource_id} has no etag", method="GET", url=collection, status=200
+                )
+            try:
+                resp = self.request(
+                    "PATCH", f"/{collection}/{resource_id}", json_body=list(operations), headers={"If-Match": etag}
+                )
+            except AEPPreconditionFailedError:
+                if attempt == 2:
+                    raise
+                log.info("Stale etag for %s %s; re-reading it once", collection, resource_id)
+                continue
+            return CreatedResource.from_body(self._json(resp), method="PATCH", url=resp.url, status=200)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ base connections
+    def create_connection(self, body: Mapping[str, Any], *, if_exists: IfExists = "reuse") -> CreatedResource:
+        """POST /connections, keyed by name + connection spec id."""
+        self._register_auth_secrets(body)
+        match = {"name": body["name"], "connectionSpec.id": body["connectionSpec"]["id"]}
+        return self.create_once("connections", body, match=match, if_exists=if_exists)
+
+    def _register_auth_secrets(self, body: Mapping[str, Any]) -> None:
+        params = dig(body, "auth.params")
+        if isinstance(params, Mapping):
+            for value in params.values():
+                if isinstance(value, str):
+                    self.add_secret(value)
+
+    def get_connection(self, connection_id: str) -> dict[str, Any]:
+        return self.get_resource("connections", connection_id)
+
+    def find_connections(self, *, name: str, connection_spec_id: str) -> list[dict[str, Any]]:
+        return self.find("connections", {"name": name, "connectionSpec.id": connection_spec_id})
+
+    def list_connections(self, *, filters: Sequence[str] = (), orderby: str | None = None) -> Iterator[dict]:
+        return self.iter_resources("connections", filters=filters, orderby=orderby)
+
+    def delete_connection(self, connection_id: str) -> bool:
+        return self.delete("connections", connection_id)
+
+    def test_base_connection(self, connection_id: str) -> bool:
+        body = self._json(self.request("GET", f"/connections/{connection_id}/test"))
+        return bool(isinstance(body, Mapping) and body.get("result"))
+
+    def update_connection_auth(self, connection_id: str, params: Mapping[str, Any]) -> CreatedResource:
+        """Rotate credentials: replace ``auth.params`` (If-Match; one re-read on 412)."""
+        for value in params.values():
+            if isinstance(value, str):
+                self.add_secret(value)
+        ops = [{"op": "replace", "path": "/auth/params", "value": dict(params)}]
+        return self.patch("connections", connection_id, ops)
+
+    def explore(
+        self, connection_id: str, *, object_type: str = "root", object_path: str | None = None, preview: bool = False
+    ) -> Any:
+        """GET /connections/{id}/explore: a bare list for ``root``, ``{format, schema[, data]}`` for a table."""
+        params: dict[str, Any] = {"objectType": object_type}
+        if object_path is not None:
+            params["object"] = object_path
+        if preview:
+            params["preview"] = "true"
+        resp = self.request("GET", f"/connections/{connection_id}/explore", params=params)
+        return self._json(resp)
+
+    # ------------------------------------------------------------------ specs
+    def get_connection_spec(self, spec_id: str) -> dict[str, Any]:
+        return self.get_resource("connectionSpecs", spec_id)
+
+    def find_flow_spec(self, name: str) -> dict[str, Any]:
+        found = self.find("flowSpecs", {"name": name})
+        if not found:
+            raise AEPNotFoundError(status=404, code=None, message=f"no flow spec named {name!r}", url="/flowSpecs")
+        return found[0]
+
+    # ------------------------------------------------------------------ source / target connections, flows
+    def create_source_connection(self, body: Mapping[str, Any], *, if_exists: IfExists = "reuse") -> CreatedResource:
+        match = {"name": body["name"], "baseConnectionId": body["baseConnectionId"]}
+        return self.create_once("sourceConnections", body, match=match, if_exists=if_exists)
+
+    def create_target_connection(self, body: Mapping[str, Any], *, if_exists: IfExists = "reuse") -> CreatedResource:
+        match = {"name": body["name"], "connectionSpec.id": body["connectionSpec"]["id"]}
+        return self.create_once("targetConnections", body, match=match, if_exists=if_exists)
+
+    def create_flow(self, body: Mapping[str, Any], *, if_exists: IfExists = "reuse") -> CreatedResource:
+        match = {"name": body["name"], "flowSpec.id": body["flowSpec"]["id"]}
+        return self.create_once("flows", body, match=match, if_exists=if_exists)
+
+    def get_flow(self, flow_id: str) -> dict[str, Any]:
+        return self.get_resource("flows", flow_id)
+
+    def flow_action(self, flow_id: str, op: Literal["enable", "disable"]) -> CreatedResource:
+        resp = self.request("POST", f"/flows/{flow_id}/action", params={"op": op}, json_body={}, retry=True)
+        return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)
+
+    # ------------------------------------------------------------------ runs
+    def create_run(self, flow_id: str, params: Mapping[str, Any]) -> CreatedResource:
+        """On-demand run of a ``once`` flow; accepts each of the three documented response shapes."""
+        return self.create("runs", {"flowId": flow_id, "params": dict(params)})
+
+    def get_run(self, run_id: str) -> FlowRun:
+        return FlowRun.from_api(self.get_resource("runs", run_id), url=f"/runs/{run_id}")
+
+    def list_runs(self, flow_id: str) -> Iterator[FlowRun]:
+        for item in self.iter_resources("runs", filters=[property_filter("flowId", flow_id)]):
+            yield FlowRun.from_api(item, url="/runs")
+
+    def latest_run(self, flow_id: str) -> FlowRun | None:
+        """The newest run of a flow, or None if it has not run yet."""
+        resp = self.request(
+            "GET", "/runs", params={"property": property_filter("flowId", flow_id), "orderby": "-createdAt", "limit": 1}
+        )
+        body = self._json(resp)
+        items = body.get("items") if isinstance(body, Mapping) else None
+        if not isinstance(items, list):
+            raise AEPResponseError("expected a list envelope with 'items'", method="GET", url=resp.url, status=200)
+        if not items:
+            return None
+        newest = max(items, key=lambda item: item.get("createdAt") or 0)
+        return FlowRun.from_api(newest, url=resp.url)
+
+
+__all__ = [
+    "AEPAPIError",
+    "AEPAuthError",
+    "AEPResourceExistsError",
+    "FlowServiceClient",
+    "property_filter",
+]

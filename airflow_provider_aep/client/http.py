@@ -1,0 +1,143 @@
+"""HTTP policy shared by the sync (requests) and async (httpx) clients: headers, retries, Retry-After.
+
+Retries use tenacity (already an Airflow dependency) rather than a hand-written loop. Which requests may be
+retried is decided here once: idempotent requests on 429/5xx/transport errors; creates only when the
+server provably did not process them (429, or a connection that was never established).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from airflow_provider_aep.client.errors import AEPAPIError, AEPRateLimitError, AEPTransportError
+
+log = logging.getLogger("airflow_provider_aep.client")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+"""PATCH counts as idempotent here because every Flow Service PATCH carries If-Match: a replay after a
+committed first attempt fails with 412 instead of applying twice."""
+
+USER_AGENT = "airflow-provider-aep"
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = datetime.now(timezone.utc).timestamp() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def is_transient(exc: BaseException, statuses: frozenset[int]) -> bool:
+    """An error worth another attempt of an idempotent request."""
+    if isinstance(exc, AEPTransportError):
+        return True
+    return isinstance(exc, AEPAPIError) and exc.status in statuses
+
+
+def is_safe_to_resend_create(exc: BaseException) -> bool:
+    """A create may be re-sent only if the server certainly did not act on it."""
+    if isinstance(exc, AEPRateLimitError):
+        return True
+    return isinstance(exc, AEPTransportError) and not exc.sent
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter that defers to the server's ``Retry-After``.
+
+    ``max_delay`` bounds the whole call: no sleep is started that would end past it.
+    """
+
+    max_attempts: int = 5
+    max_delay: float = 120.0
+    initial_backoff: float = 1.0
+    max_backoff: float = 30.0
+    max_retry_after: float = 300.0
+    statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    sleep: Callable[[float], Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            return min(float(hint), self.max_retry_after)
+        return wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff)(state)
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning("Attempt %d failed (%s); retrying in %.1f s", state.attempt_number, exc, wait)
+
+    def tenacity_kwargs(
+        self, *, retryable: Callable[[BaseException], bool] | None = None, asynchronous: bool = False
+    ) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (the dbt Cloud provider's shape)."""
+        predicate = retryable or (lambda exc: is_transient(exc, self.statuses))
+        kwargs: dict[str, Any] = {
+            "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_delay),
+            "wait": self._wait,
+            "retry": retry_if_exception(predicate),
+            "before_sleep": self._before_sleep,
+            "reraise": True,
+        }
+        if self.sleep is not None and not asynchronous:
+            kwargs["sleep"] = self.sleep
+        return kwargs
+
+
+def platform_headers(*, token: str, client_id: str, org_id: str, sandbox: str, write: bool) -> dict[str, str]:
+    """The five headers every Platform call needs (Content-Type only on requests with a body)."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "x-api-key": client_id,
+        "x-gw-ims-org-id": org_id,
+        "x-sandbox-name": sandbox,
+        "Accept": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+    if write:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def retry_after_of(status: int, headers: Mapping[str, str]) -> float | None:
+    """The Retry-After hint of a throttled or unavailable response."""
+    if status in (429, 503):
+        return parse_retry_after(headers.get("Retry-After") or headers.get("retry-after"))
+    return None
+
+
+def monotonic() -> float:
+    return time.monotonic()

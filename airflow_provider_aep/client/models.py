@@ -1,0 +1,121 @@
+"""Typed results of Flow Service calls (what operators push to XCom is built from these)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from airflow_provider_aep.client.errors import AEPResponseError
+
+HUBSPOT_CONNECTION_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
+DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+CRM_FLOW_SPEC_NAME = "CRMToAEP"
+
+RunPhase = Literal["running", "success", "failed"]
+
+# Documented and spec'd status values, compared after lower-casing and dropping '_' and '-'.
+_RUNNING = {"scheduled", "queued", "inprogress", "pending", "started", "running"}
+_SUCCESS = {"success", "succeeded", "completed", "partialsuccess"}
+_FAILED = {"failed", "failure", "partialfailure", "cancelled", "canceled", "error", "aborted"}
+
+
+def normalize_status(value: str) -> str:
+    return value.lower().replace("_", "").replace("-", "").replace(" ", "")
+
+
+def run_phase(status: str) -> RunPhase:
+    """Map any documented run status spelling to a phase; unknown values are an error, not 'running'."""
+    key = normalize_status(status)
+    if key in _RUNNING:
+        return "running"
+    if key in _SUCCESS:
+        return "success"
+    if key in _FAILED:
+        return "failed"
+    raise ValueError(f"unknown run status {status!r}")
+
+
+def dig(item: Any, path: str) -> Any:
+    """Value at a dotted path (``connectionSpec.id``) or None."""
+    for part in path.split("."):
+        if not isinstance(item, Mapping):
+            return None
+        item = item.get(part)
+    return item
+
+
+@dataclass(frozen=True)
+class CreatedResource:
+    """Id and etag of a resource; ``created`` is False when an existing one was reused."""
+
+    id: str
+    etag: str | None = None
+    created: bool = True
+
+    @classmethod
+    def from_body(cls, body: Any, *, method: str, url: str, status: int) -> CreatedResource:
+        """Accept ``{"id","etag"}``, ``{"items":[{"id","etag"}]}`` or a full resource object."""
+        item = body
+        if isinstance(body, Mapping) and isinstance(body.get("items"), list) and "id" not in body:
+            item = body["items"][0] if body["items"] else None
+        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise AEPResponseError("no 'id' in the create response", method=method, url=url, status=status)
+        etag = item.get("etag")
+        return cls(id=item["id"], etag=etag if isinstance(etag, str) else None)
+
+    @classmethod
+    def from_resource(cls, item: Mapping[str, Any], *, created: bool) -> CreatedResource:
+        return cls(id=str(item["id"]), etag=item.get("etag"), created=created)
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """The parts of a run that decide what a sensor does, plus a JSON-safe summary."""
+
+    id: str
+    flow_id: str | None
+    status: str
+    phase: RunPhase
+    input_records: int | None = None
+    output_records: int | None = None
+    failed_records: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    started_at: int | None = None
+    completed_at: int | None = None
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any], *, url: str = "") -> FlowRun:
+        if not isinstance(item, Mapping) or not item.get("id"):
+            raise AEPResponseError("run without an 'id'", method="GET", url=url, status=200)
+        status = dig(item, "metrics.statusSummary.status") or item.get("state") or item.get("status")
+        if not isinstance(status, str) or not status:
+            raise AEPResponseError(f"run {item['id']} has no status", method="GET", url=url, status=200)
+        try:
+            phase = run_phase(status)
+        except ValueError as err:
+            raise AEPResponseError(f"run {item['id']}: {err}", method="GET", url=url, status=200) from None
+        records = dig(item, "metrics.recordSummary") or {}
+        errors = []
+        for source in (dig(item, "metrics.statusSummary.errors") or [], item.get("errors") or []):
+            for err in source if isinstance(source, list) else []:
+                if isinstance(err, Mapping):
+                    errors.append({"code": str(err.get("code", "")), "message": str(err.get("message", ""))})
+        return cls(
+            id=str(item["id"]),
+            flow_id=item.get("flowId"),
+            status=status,
+            phase=phase,
+            input_records=records.get("inputRecordCount"),
+            output_records=records.get("outputRecordCount"),
+            failed_records=int(records.get("failedRecordCount") or 0),
+            errors=errors,
+            started_at=dig(item, "metrics.durationSummary.startedAtUTC"),
+            completed_at=dig(item, "metrics.durationSummary.completedAtUTC"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe_errors(self) -> str:
+        return "; ".join(f"{e['code']}: {e['message']}" for e in self.errors) or "no error details"

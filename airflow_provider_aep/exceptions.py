@@ -1,0 +1,26 @@
+"""Airflow-facing errors for bad input, raised before any remote call.
+
+They subclass ``AirflowException`` (as Airflow users expect from a provider) and ``ValueError``, and always
+name the Airflow connection or operator argument at fault.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class AEPConnectionConfigError(AirflowException, ValueError):
+    """An Airflow Connection is missing a field or has an invalid one."""
+
+    def __init__(self, conn_id: str, field: str, message: str) -> None:
+        self.conn_id = conn_id
+        self.field = field
+        super().__init__(f"Airflow connection {conn_id!r}, field {field!r}: {message}")
+
+
+class AEPInvalidArgumentError(AirflowException, ValueError):
+    """An operator or sensor argument is invalid."""
+
+    def __init__(self, task: str, argument: str, message: str) -> None:
+        self.argument = argument
+        super().__init__(f"{task}: argument {argument!r} {message}")

@@ -1,0 +1,1 @@
+"""Airflow hooks: thin glue that turns Airflow Connections into configured clients."""

@@ -1,0 +1,146 @@
+"""``AEPFlowServiceHook``: reads an ``adobe_experience_platform`` Airflow Connection and builds the client."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_aep.client.config import AEPSettings
+from airflow_provider_aep.client.errors import AEPAPIError, AEPConfigError, AEPError, AEPTransportError
+from airflow_provider_aep.exceptions import AEPConnectionConfigError
+from airflow_provider_aep.get_provider_info import AEP_CONN_TYPE, AEP_CONNECTION_TYPE
+from airflow_provider_aep.hooks.connection_form import legacy_form_widgets, legacy_ui_field_behaviour
+
+if TYPE_CHECKING:
+    from airflow_provider_aep.client.flow_service import FlowServiceClient
+    from airflow_provider_aep.client.http import RetryPolicy
+
+_EXTRA_FIELDS = tuple(AEP_CONNECTION_TYPE["conn-fields"])
+
+
+def connection_extras(conn: Any, conn_type: str) -> dict[str, Any]:
+    """The extra JSON as a dict, accepting both ``field`` and legacy ``extra__<type>__field`` keys."""
+    raw = conn.extra
+    if raw in (None, ""):
+        return {}
+    if isinstance(raw, dict):
+        extras = raw
+    else:
+        try:
+            extras = json.loads(raw)
+        except ValueError as err:
+            raise AEPConnectionConfigError(conn.conn_id, "extra", f"is not valid JSON ({err.msg})") from None
+    if not isinstance(extras, dict):
+        raise AEPConnectionConfigError(conn.conn_id, "extra", "must be a JSON object")
+    prefix = f"extra__{conn_type}__"
+    merged = {key[len(prefix) :]: value for key, value in extras.items() if key.startswith(prefix)}
+    merged.update({k: v for k, v in extras.items() if not k.startswith(prefix) and v not in (None, "")})
+    return {k: v for k, v in merged.items() if v not in (None, "")}
+
+
+def _number(conn_id: str, name: str, value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        raise AEPConnectionConfigError(conn_id, name, f"must be a number of seconds, got {value!r}") from None
+
+
+def settings_from_connection(conn: Any) -> AEPSettings:
+    """Validate an Airflow Connection into :class:`AEPSettings`; errors name the connection and field."""
+    extras = connection_extras(conn, AEP_CONN_TYPE)
+    kwargs: dict[str, Any] = {
+        "client_id": conn.login or "",
+        "client_secret": conn.password or "",
+        "org_id": extras.get("org_id", ""),
+    }
+    for name in ("sandbox_name", "scopes", "ims_url"):
+        if name in extras:
+            if not isinstance(extras[name], str):
+                raise AEPConnectionConfigError(conn.conn_id, name, f"must be a string, got {extras[name]!r}")
+            kwargs[name] = extras[name]
+    for name in ("connect_timeout", "read_timeout"):
+        if name in extras:
+            kwargs[name] = _number(conn.conn_id, name, extras[name])
+    if conn.host:
+        host = conn.host.rstrip("/")
+        kwargs["platform_url"] = f"{host}:{conn.port}" if conn.port else host
+    if not isinstance(kwargs["org_id"], str):
+        raise AEPConnectionConfigError(conn.conn_id, "org_id", "must be a string")
+    field_names = {"client_id": "login (client id)", "client_secret": "password (client secret)"}
+    try:
+        return AEPSettings(**kwargs)
+    except AEPConfigError as err:
+        field = field_names.get(err.field, err.field)
+        message = str(err).split(": ", 1)[1]
+        raise AEPConnectionConfigError(conn.conn_id, field, message) from None
+
+
+class AEPFlowServiceHook(BaseHook):
+    """Airflow glue for the Flow Service client.
+
+    Credentials come from the Connection (host = Platform URL, login = OAuth Server-to-Server client id,
+    password = client secret, extras ``org_id``, ``sandbox_name``, ``scopes``, ``ims_url``). The client
+    secret and every IMS token it obtains are registered with Airflow's secret masker.
+    """
+
+    conn_name_attr = "aep_conn_id"
+    default_conn_name = "aep_default"
+    conn_type = AEP_CONN_TYPE
+    hook_name = AEP_CONNECTION_TYPE["hook-name"]
+
+    def __init__(self, aep_conn_id: str = default_conn_name, *, retry: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.aep_conn_id = aep_conn_id
+        self._retry = retry
+
+    @cached_property
+    def connection(self) -> Any:
+        return self.get_connection(self.aep_conn_id)
+
+    @cached_property
+    def settings(self) -> AEPSettings:
+        settings = settings_from_connection(self.connection)
+        mask_secret(settings.client_secret)
+        return settings
+
+    @cached_property
+    def client(self) -> FlowServiceClient:
+        from airflow_provider_aep.client.flow_service import FlowServiceClient
+
+        return FlowServiceClient(self.settings, retry=self._retry, on_secret=mask_secret)
+
+    def get_conn(self) -> FlowServiceClient:
+        return self.client
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Fetch a token and list one base connection; bounded by the connection's timeouts, no retries."""
+        from airflow_provider_aep.client.flow_service import FlowServiceClient
+        from airflow_provider_aep.client.http import RetryPolicy
+
+        try:
+            settings = self.settings
+            with FlowServiceClient(settings, retry=RetryPolicy(max_attempts=1), on_secret=mask_secret) as client:
+                client.request("GET", "/connections", params={"limit": 1})
+        except AEPConnectionConfigError as err:
+            return False, str(err)
+        except AEPTransportError as err:
+            return False, f"Cannot reach AEP: {err}"
+        except AEPAPIError as err:
+            return False, f"AEP rejected the credentials or org: {err}"
+        except AEPError as err:
+            return False, str(err)
+        return True, f"Connected to {settings.platform_url} (org {settings.org_id}, sandbox {settings.sandbox_name})"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return legacy_ui_field_behaviour(AEP_CONNECTION_TYPE)
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        return legacy_form_widgets(AEP_CONNECTION_TYPE)

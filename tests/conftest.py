@@ -1,0 +1,129 @@
+"""Shared test setup.
+
+Airflow reads its configuration when first imported, so the throwaway ``AIRFLOW_HOME`` (SQLite metadata DB)
+and the DAGs folder are set here, before any test module imports Airflow. The DAGs folder holds symlinks
+to ``dags_examples/*.py`` and ``tests/dags/*.py`` so that ``dag.test()`` finds both in the default bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_REFERENCE = REPO.parent / "shared" / "reference"
+
+_HOME = Path(tempfile.mkdtemp(prefix="aep-airflow-home-"))
+_DAGS = _HOME / "dags"
+_DAGS.mkdir()
+for source in [*sorted((REPO / "dags_examples").glob("[!_]*.py")), *sorted((REPO / "tests" / "dags").glob("[!_]*.py"))]:
+    (_DAGS / source.name).symlink_to(source)
+
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
+for key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+    del os.environ[key]
+
+import importlib.util  # noqa: E402  TEMP until the emulator plugin lands
+
+pytest_plugins = (
+    ["airflow_provider_aep.emulator.pytest_plugin"]
+    if importlib.util.find_spec("airflow_provider_aep.emulator.pytest_plugin")
+    else []
+)
+
+ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
+HUBSPOT_SECRETS = {
+    "login": "hubspot-client-id-1234",
+    "password": "hs-client-secret-SECRET-7f3a",
+    "access_token": "hs-access-token-SECRET-91bd",
+    "refresh_token": "hs-refresh-token-SECRET-c44e",
+}
+AEP_CLIENT_ID = "aep-client-id-5678"
+AEP_CLIENT_SECRET = "aep-client-secret-SECRET-0e9d"
+
+
+def aep_conn_json(host: str, **extra: object) -> str:
+    """An ``adobe_experience_platform`` connection as Airflow's env-var JSON form."""
+    return json.dumps(
+        {
+            "conn_type": "adobe_experience_platform",
+            "host": host,
+            "login": AEP_CLIENT_ID,
+            "password": AEP_CLIENT_SECRET,
+            "extra": {"org_id": ORG_ID, "sandbox_name": "prod", "ims_url": host, **extra},
+        }
+    )
+
+
+def hubspot_conn_json() -> str:
+    return json.dumps(
+        {
+            "conn_type": "hubspot",
+            "login": HUBSPOT_SECRETS["login"],
+            "password": HUBSPOT_SECRETS["password"],
+            "extra": {
+                "access_token": HUBSPOT_SECRETS["access_token"],
+                "refresh_token": HUBSPOT_SECRETS["refresh_token"],
+            },
+        }
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    """Tokens are cached per process; each test starts without one."""
+    from airflow_provider_aep.client.auth import TOKENS
+
+    TOKENS.clear()
+    yield
+    TOKENS.clear()
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch):
+    """Returns ``use(host)``: points ``aep_default`` and ``hubspot_default`` at ``host`` (e.g. the emulator)."""
+
+    def use(host: str, **extra: object) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", aep_conn_json(host, **extra))
+        monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_DEFAULT", hubspot_conn_json())
+
+    return use
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated SQLite metadata DB in the throwaway AIRFLOW_HOME (created once per session)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(_DAGS))
+    assert not bag.import_errors, bag.import_errors
+    return bag
+
+
+@pytest.fixture
+def run_dag(dagbag, airflow_db):
+    """``run_dag(dag_id, conf=None)`` runs a DAG with ``dag.test()`` and returns the DagRun."""
+
+    def run(dag_id: str, conf: dict | None = None):
+        dag = dagbag.get_dag(dag_id)
+        assert dag is not None, f"DAG {dag_id} not found; import errors: {dagbag.import_errors}"
+        return dag.test(run_conf=conf)
+
+    return run
