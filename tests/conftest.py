@@ -32,13 +32,7 @@ os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
 for key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
     del os.environ[key]
 
-import importlib.util  # noqa: E402  TEMP until the emulator plugin lands
-
-pytest_plugins = (
-    ["airflow_provider_aep.emulator.pytest_plugin"]
-    if importlib.util.find_spec("airflow_provider_aep.emulator.pytest_plugin")
-    else []
-)
+pytest_plugins = ["airflow_provider_aep.emulator.pytest_plugin"]
 
 ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
 HUBSPOT_SECRETS = {

@@ -1,0 +1,256 @@
+"""The ASGI application: IMS, the gateway, Flow Service routes, fault injection and the journal.
+
+A bare ASGI callable (served by uvicorn) rather than a framework app: fault injection needs to close the
+connection without answering, and handlers are plain synchronous functions run under the state lock, which
+keeps every request cheap and serialises writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from . import connections, control_api, flows, gateway, ims, runs
+from .config import EmulatorConfig
+from .errors import ApiError, attach_request_id, default_fault_body, flow_error, gateway_error
+from .faults import FaultRule
+from .messages import Request, Response
+from .resources import SERVICE_PREFIX, Ctx
+from .state import EmulatorState
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Response]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+IMS_TOKEN_PATH = "/ims/token/v3"
+_ID = r"(?P<resource_id>[^/]+)"
+
+
+def _data(collection: str, handler: Callable[..., Response]) -> Handler:
+    """Bind a shared source/target connection handler to its collection."""
+
+    def bound(req: Request, ctx: Ctx, **params: str) -> Response:
+        return handler(req, ctx, collection, **params)
+
+    return bound
+
+
+def _routes() -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
+    table: list[tuple[str, dict[str, Handler]]] = [
+        (
+            "/connections",
+            {"GET": connections.list_connections, "POST": connections.create_connection},
+        ),
+        (
+            f"/connections/{_ID}",
+            {
+                "GET": connections.get_connection,
+                "PATCH": connections.patch_connection,
+                "DELETE": connections.delete_connection,
+            },
+        ),
+        (f"/connections/{_ID}/test", {"GET": connections.test_connection}),
+        (f"/connections/{_ID}/explore", {"GET": connections.explore_connection}),
+        ("/connectionSpecs", {"GET": connections.list_connection_specs}),
+        ("/connectionSpecs/(?P<spec_id>[^/]+)", {"GET": connections.get_connection_spec}),
+        ("/flowSpecs", {"GET": flows.list_flow_specs}),
+        ("/flowSpecs/(?P<spec_id>[^/]+)", {"GET": flows.get_flow_spec}),
+        ("/flows", {"GET": flows.list_flows, "POST": flows.create_flow}),
+        (f"/flows/{_ID}", {"GET": flows.get_flow, "PATCH": flows.patch_flow, "DELETE": flows.delete_flow}),
+        (f"/flows/{_ID}/action", {"POST": flows.flow_action}),
+        ("/runs", {"GET": runs.list_runs, "POST": runs.create_run}),
+        (f"/runs/{_ID}", {"GET": runs.get_run}),
+    ]
+    for collection, create in (
+        ("sourceConnections", connections.create_source_connection),
+        ("targetConnections", connections.create_target_connection),
+    ):
+        table.append(
+            (
+                f"/{collection}",
+                {"GET": _data(collection, connections.list_data_connections), "POST": create},
+            )
+        )
+        table.append(
+            (
+                f"/{collection}/{_ID}",
+                {
+                    "GET": _data(collection, connections.get_data_connection),
+                    "PATCH": _data(collection, connections.patch_data_connection),
+                    "DELETE": _data(collection, connections.delete_data_connection),
+                },
+            )
+        )
+    return [(re.compile(re.escape(SERVICE_PREFIX) + pattern), methods) for pattern, methods in table]
+
+
+class EmulatorApp:
+    """ASGI callable; ``state`` is the live in-memory state (also reachable from Python tests)."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self.state = EmulatorState(self.config)
+        self.routes = _routes()
+        self.on_startup: list[Callable[[], None]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        body = await _read_body(receive)
+        req = Request.from_scope(scope, body)
+        if req.path == control_api.PREFIX or req.path.startswith(control_api.PREFIX + "/"):
+            await _send(send, control_api.handle(self.state, req), None)
+            return
+        await self._serve(req, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                for callback in self.on_startup:
+                    callback()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _serve(self, req: Request, send: Send) -> None:
+        request_id = req.headers.get("x-request-id") or str(uuid.uuid4())
+        started = time.time()
+        rule = self.state.faults.take(req.method, req.path)
+        if rule is not None:
+            with self.state.lock:
+                self.state.faults_injected[rule.stat_key] += 1
+            if rule.latency:
+                await asyncio.sleep(rule.latency)
+            if rule.action == "drop":
+                self._journal(req, 0, started, rule)
+                await _drop(send)
+                return
+            if rule.action == "respond":
+                response = _fault_response(rule, req.path, request_id)
+                self._journal(req, response.status, started, rule)
+                await _send(send, response, request_id)
+                return
+        response = self.dispatch(req, request_id)
+        if rule is not None and rule.action == "commit_then_drop":
+            self._journal(req, 0, started, rule)
+            await _drop(send)
+            return
+        if rule is not None and rule.action == "commit_then_fail":
+            response = _fault_response(rule, req.path, request_id)
+        self._journal(req, response.status, started, rule)
+        await _send(send, response, request_id)
+
+    def dispatch(self, req: Request, request_id: str) -> Response:
+        """Route one non-control request to its handler; errors become responses."""
+        try:
+            with self.state.lock:
+                if req.path == IMS_TOKEN_PATH:
+                    return ims.token(self.state, req)
+                if req.path == SERVICE_PREFIX or req.path.startswith(SERVICE_PREFIX + "/"):
+                    ctx = gateway.authenticate(self.state, req, request_id)
+                    return self._route(req, ctx)
+                raise gateway_error(404, "404010", "Resource not found")
+        except ApiError as exc:
+            return Response(exc.status, attach_request_id(exc.body, request_id), exc.headers)
+        except Exception:  # a bug must still answer like a server error, and be visible in the log
+            log.exception("emulator handler failed for %s %s", req.method, req.path)
+            error = flow_error("1102-500")
+            return Response(500, attach_request_id(error.body, request_id))
+
+    def _route(self, req: Request, ctx: Ctx) -> Response:
+        for pattern, methods in self.routes:
+            match = pattern.fullmatch(req.path)
+            if match is None:
+                continue
+            handler = methods.get(req.method)
+            if handler is None:
+                raise flow_error(
+                    "1100-405",
+                    f"Method {req.method} is not supported on {req.path[len(SERVICE_PREFIX) :]}.",
+                    title="Method not allowed",
+                )
+            return handler(req, ctx, **match.groupdict())
+        raise flow_error(
+            "1101-404",
+            "The requested resource is not found. Error from flow provider: "
+            f"no endpoint {req.path[len(SERVICE_PREFIX) :]}.",
+        )
+
+    def _journal(self, req: Request, status: int, started: float, rule: FaultRule | None) -> None:
+        self.state.record(
+            {
+                "method": req.method,
+                "path": req.path,
+                "query": req.query,
+                "headers": req.headers,
+                "body": req.journal_body(),
+                "status": status,
+                "time": started,
+                "fault": rule.id if rule is not None else None,
+            }
+        )
+
+
+def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
+    """A fresh emulator ASGI app with its own state."""
+    return EmulatorApp(config)
+
+
+def _fault_response(rule: FaultRule, path: str, request_id: str) -> Response:
+    status = rule.status or 503
+    body = copy.deepcopy(rule.body) if rule.body is not None else default_fault_body(status, path)
+    headers = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
+    return Response(status, attach_request_id(body, request_id), headers)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, response: Response, request_id: str | None) -> None:
+    payload = response.encode()
+    headers = [(b"content-length", str(len(payload)).encode())]
+    if payload:
+        headers.append((b"content-type", b"application/json;charset=utf-8"))
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
+    headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items())
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _drop(send: Send) -> None:
+    """Close the TCP connection without any response bytes (what a crashed hop or LB reset looks like).
+
+    uvicorn hands the app a bound ``send`` of its per-request cycle, which owns the transport. Marking the
+    cycle disconnected stops uvicorn from writing its fallback 500.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("emulator fault: drop (server without transport access)")
+    cycle.disconnected = True
+    transport.close()
+    await asyncio.sleep(0)

@@ -1,0 +1,86 @@
+"""``aep-emulator``: serve the emulator in the foreground (also ``python -m airflow_provider_aep.emulator.cli``).
+
+Prints ``AEP emulator listening on http://HOST:PORT`` once it accepts requests (``--port 0`` picks a free
+port), which is how :func:`run_emulator_subprocess` finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .config import RUN_OUTCOMES, EmulatorConfig
+from .server import LISTENING_PREFIX
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aep-emulator",
+        description="Local emulator of Adobe IMS (/ims/token/v3) and AEP Flow Service "
+        "(/data/foundation/flowservice), with a test control plane under /__emulator/.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port to bind; 0 picks a free one (default: 8081)")
+    parser.add_argument("--token-lifetime", type=int, help="IMS expires_in in seconds (default: 86399)")
+    parser.add_argument(
+        "--client-id",
+        action="append",
+        default=[],
+        help="restrict IMS to this client id (repeatable, pair each with --client-secret)",
+    )
+    parser.add_argument("--client-secret", action="append", default=[], help="secret for the matching --client-id")
+    parser.add_argument("--run-duration", type=float, help="seconds a run stays inProgress (default: 3)")
+    parser.add_argument("--run-start-delay", type=float, help="seconds a run stays scheduled (default: 1)")
+    parser.add_argument("--run-outcome", choices=RUN_OUTCOMES, help="default run outcome (default: success)")
+    parser.add_argument("--sandbox", action="append", default=[], help="only accept these sandbox names (repeatable)")
+    parser.add_argument("--config-json", help="a full EmulatorConfig as JSON (flags above override it)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    data = json.loads(args.config_json) if args.config_json else {}
+    if len(args.client_id) != len(args.client_secret):
+        raise SystemExit("aep-emulator: every --client-id needs a matching --client-secret")
+    if args.client_id:
+        data["credentials"] = dict(zip(args.client_id, args.client_secret, strict=True))
+    if args.sandbox:
+        data["sandboxes"] = list(args.sandbox)
+    for flag, key in (
+        ("token_lifetime", "token_lifetime"),
+        ("run_duration", "run_duration"),
+        ("run_start_delay", "run_start_delay"),
+        ("run_outcome", "run_outcome"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            data[key] = value
+    try:
+        return EmulatorConfig.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"aep-emulator: invalid configuration: {exc}") from exc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+
+    import uvicorn
+
+    from .app import create_app
+    from .server import bind_socket, url_for, uvicorn_config
+
+    sock = bind_socket(args.host, args.port)
+    app = create_app(config)
+    url = url_for(sock)
+    app.on_startup.append(lambda: print(f"{LISTENING_PREFIX}{url}", flush=True))
+    try:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Emulator configuration: one small, serialisable dataclass shared by the server, CLI and control plane."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+RUN_OUTCOMES = ("success", "failed", "partial")
+
+
+@dataclass
+class EmulatorConfig:
+    """Knobs for one emulator instance.
+
+    Defaults mirror the real service where it is documented (IMS tokens live 86399 s) and are otherwise
+    chosen so that tests are quick (a run is ``scheduled`` for 1 s, then ``inProgress`` for 3 s).
+    """
+
+    #: ``expires_in`` returned by IMS, in seconds; tokens expire on the emulator clock.
+    token_lifetime: int = 86399
+    #: ``None`` accepts any non-empty client id/secret; a dict restricts IMS to these ``{client_id: secret}``.
+    credentials: dict[str, str] | None = None
+    #: Seconds a run stays ``inProgress`` before it becomes terminal.
+    run_duration: float = 3.0
+    #: Seconds a run stays ``scheduled`` after it is created.
+    run_start_delay: float = 1.0
+    #: Outcome of runs unless forced via the control plane: ``success``, ``failed`` or ``partial``.
+    run_outcome: str = "success"
+    #: ``failedRecordCount`` used for ``partial``/``failed`` runs when not forced (partial uses at least 1).
+    failed_records: int = 0
+    #: ``None`` accepts every well-formed sandbox name; a list makes other names answer ``FLOW-2100-404``.
+    sandboxes: list[str] | None = None
+    #: Page size when a list request has no ``limit`` (the real default is undocumented).
+    default_page_size: int = 20
+    #: Larger ``limit`` values are clamped to this (the spec's search bodies cap ``limit`` at 1000).
+    max_page_size: int = 1000
+    #: At most this many scheduled runs are materialised per flow and read (older slots are skipped).
+    max_scheduled_runs: int = 100
+    #: The journal keeps only the most recent entries.
+    journal_limit: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.run_outcome not in RUN_OUTCOMES:
+            raise ValueError(f"run_outcome must be one of {RUN_OUTCOMES}, got {self.run_outcome!r}")
+        if self.token_lifetime <= 0:
+            raise ValueError("token_lifetime must be positive")
+        if self.run_duration < 0 or self.run_start_delay < 0:
+            raise ValueError("run_duration and run_start_delay must not be negative")
+        if self.default_page_size < 1 or self.max_page_size < self.default_page_size:
+            raise ValueError("need 1 <= default_page_size <= max_page_size")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (used by the control plane and the subprocess launcher)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"Unknown emulator config fields: {unknown}")
+        return cls(**data)
+
+    def updated(self, changes: dict[str, Any]) -> EmulatorConfig:
+        """A copy with ``changes`` applied and validated."""
+        merged = self.to_dict()
+        merged.update(changes)
+        return EmulatorConfig.from_dict(merged)

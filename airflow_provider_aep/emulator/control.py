@@ -1,0 +1,137 @@
+"""Python client for the emulator's ``/__emulator/`` control plane (works for thread and subprocess mode)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+
+class EmulatorControlError(RuntimeError):
+    """The control plane refused a request."""
+
+
+class EmulatorControl:
+    """Thin ``requests`` wrapper; every method is one HTTP call to the control plane."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"EmulatorControl({self.url!r})"
+
+    def _call(self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+        response = self._session.request(
+            method, f"{self.url}/__emulator{path}", json=json, params=params, timeout=self.timeout
+        )
+        if response.status_code >= 400:
+            raise EmulatorControlError(f"{method} {path} -> {response.status_code}: {response.text}")
+        return response.json() if response.content else None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._call("GET", "/health")
+
+    def wait_until_ready(self, timeout: float = 15.0, interval: float = 0.02) -> None:
+        """Poll ``/health`` until it answers or the deadline passes."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                self._session.get(f"{self.url}/__emulator/health", timeout=1.0).raise_for_status()
+                return
+            except requests.RequestException as exc:
+                last = exc
+                time.sleep(interval)
+        raise TimeoutError(f"AEP emulator at {self.url} not ready after {timeout}s: {last!r}")
+
+    def reset(self) -> None:
+        """Clear resources, journal, faults, tokens, forced outcomes, clock offset and config changes."""
+        self._call("POST", "/reset")
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/config")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change ``EmulatorConfig`` fields on the running server until the next :meth:`reset`."""
+        return self._call("PATCH", "/config", json=changes)
+
+    # -- journal ------------------------------------------------------------------------------------
+    def journal(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        """Recorded non-control requests, oldest first; optionally filtered by method and path regex."""
+        params = {k: v for k, v in (("method", method), ("path", path)) if v}
+        return self._call("GET", "/journal", params=params or None)
+
+    def clear_journal(self) -> None:
+        self._call("DELETE", "/journal")
+
+    # -- faults -------------------------------------------------------------------------------------
+    def add_fault(
+        self,
+        method: str | None = "POST",
+        path: str = "/data/foundation/flowservice/connections",
+        count: int = 1,
+        status: int | None = None,
+        retry_after: str | int | None = None,
+        latency: float = 0.0,
+        action: str = "respond",
+        body: Any = None,
+    ) -> str:
+        """Add a fault rule; returns its id. ``status=None`` means 503 (respond) / 500 (commit_then_fail)."""
+        rule = {
+            "method": method,
+            "path": path,
+            "count": count,
+            "status": status,
+            "retry_after": None if retry_after is None else str(retry_after),
+            "latency": latency,
+            "action": action,
+            "body": body,
+        }
+        return self._call("POST", "/faults", json=rule)["id"]
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/faults")
+
+    def remove_fault(self, fault_id: str) -> None:
+        self._call("DELETE", f"/faults/{fault_id}")
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    # -- time, tokens, runs -------------------------------------------------------------------------
+    def clock(self) -> dict[str, float]:
+        return self._call("GET", "/clock")
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator clock forward; returns the new emulator time (epoch seconds)."""
+        return self._call("POST", "/clock/advance", json={"seconds": seconds})["now"]
+
+    def expire_tokens(self) -> int:
+        return self._call("POST", "/tokens/expire")["expired"]
+
+    def issue_token(self, client_id: str = "emulator-client", scope: str = "openid,AdobeID") -> str:
+        """A valid access token without going through IMS (for tests that are not about auth)."""
+        return self._call("POST", "/tokens", json={"client_id": client_id, "scope": scope})["access_token"]
+
+    def set_run_outcome(
+        self,
+        outcome: str = "failed",
+        flow_id: str | None = None,
+        run_id: str | None = None,
+        failed_records: int = 0,
+    ) -> int:
+        """Force the outcome of unfinished runs (and, without ``run_id``, of later runs); returns count changed."""
+        payload = {"outcome": outcome, "flow_id": flow_id, "run_id": run_id, "failed_records": failed_records}
+        return self._call("POST", "/runs/outcome", json=payload)["updated"]
+
+    # -- inspection ---------------------------------------------------------------------------------
+    def state(self, include_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
+        params = {"secrets": "true"} if include_secrets else None
+        return self._call("GET", "/state", params=params)
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")

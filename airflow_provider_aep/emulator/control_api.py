@@ -1,0 +1,174 @@
+"""Server side of the control plane under ``/__emulator/`` (never journaled, never faulted, no auth)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from . import runs
+from .config import RUN_OUTCOMES
+from .connections import masked_view
+from .errors import ApiError
+from .faults import FaultRule
+from .messages import Request, Response
+from .resources import view
+from .state import COLLECTIONS, EmulatorState
+
+PREFIX = "/__emulator"
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, {"error": message})
+
+
+def _body(req: Request) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    try:
+        data = json.loads(req.body)
+    except ValueError as exc:
+        raise _bad(f"invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _bad("expected a JSON object")
+    return data
+
+
+def _health(state: EmulatorState, req: Request) -> Response:
+    return Response(200, {"status": "ok"})
+
+
+def _reset(state: EmulatorState, req: Request) -> Response:
+    state.reset()
+    return Response(200, {"reset": True})
+
+
+def _journal(state: EmulatorState, req: Request) -> Response:
+    if req.method == "DELETE":
+        with state.lock:
+            state.journal.clear()
+        return Response(204)
+    method = (req.param("method") or "").upper()
+    path = re.compile(req.param("path") or ".*")
+    with state.lock:
+        entries = [e for e in state.journal if (not method or e["method"] == method) and path.fullmatch(e["path"])]
+    return Response(200, entries)
+
+
+def _faults(state: EmulatorState, req: Request) -> Response:
+    if req.method == "GET":
+        return Response(200, state.faults.list())
+    if req.method == "DELETE":
+        state.faults.clear()
+        return Response(204)
+    try:
+        rule = FaultRule.from_dict(_body(req))
+    except (TypeError, ValueError, re.error) as exc:
+        raise _bad(str(exc)) from exc
+    return Response(201, {"id": state.faults.add(rule)})
+
+
+def _fault(state: EmulatorState, req: Request, fault_id: str) -> Response:
+    if not state.faults.remove(fault_id):
+        raise ApiError(404, {"error": f"fault {fault_id} not found"})
+    return Response(204)
+
+
+def _clock(state: EmulatorState, req: Request) -> Response:
+    return Response(200, {"now": state.clock.now(), "offset": state.clock.offset})
+
+
+def _advance(state: EmulatorState, req: Request) -> Response:
+    seconds = _body(req).get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
+        raise _bad("seconds must be a non-negative number")
+    with state.lock:
+        now = state.clock.advance(seconds)
+    return Response(200, {"now": now, "offset": state.clock.offset})
+
+
+def _issue_token(state: EmulatorState, req: Request) -> Response:
+    data = _body(req)
+    client_id = str(data.get("client_id") or "emulator-client")
+    token = state.issue_token(client_id, str(data.get("scope") or "openid,AdobeID"))
+    return Response(
+        200, {"access_token": token.value, "token_type": "bearer", "expires_in": state.config.token_lifetime}
+    )
+
+
+def _expire(state: EmulatorState, req: Request) -> Response:
+    return Response(200, {"expired": state.expire_tokens()})
+
+
+def _outcome(state: EmulatorState, req: Request) -> Response:
+    data = _body(req)
+    outcome = data.get("outcome")
+    if outcome not in RUN_OUTCOMES:
+        raise _bad(f"outcome must be one of {RUN_OUTCOMES}")
+    failed = data.get("failed_records", 0)
+    if not isinstance(failed, int) or failed < 0:
+        raise _bad("failed_records must be a non-negative integer")
+    with state.lock:
+        changed = runs.force_outcome(state, outcome, data.get("flow_id"), data.get("run_id"), failed)
+    return Response(200, {"updated": changed})
+
+
+def _state(state: EmulatorState, req: Request) -> Response:
+    secrets = (req.param("secrets") or "").lower() == "true"
+    with state.lock:
+        runs.refresh_all(state)
+        out: dict[str, list[dict[str, Any]]] = {name: [] for name in COLLECTIONS}
+        for store in state.stores.values():
+            for name in COLLECTIONS:
+                render: Callable[[dict[str, Any]], dict[str, Any]] = (
+                    masked_view if name == "connections" and not secrets else view
+                )
+                out[name].extend(render(r) for r in store[name])
+    return Response(200, out)
+
+
+def _stats(state: EmulatorState, req: Request) -> Response:
+    return Response(200, state.stats())
+
+
+def _config(state: EmulatorState, req: Request) -> Response:
+    if req.method == "PATCH":
+        try:
+            config = state.configure(_body(req))
+        except (TypeError, ValueError) as exc:
+            raise _bad(str(exc)) from exc
+        return Response(200, config.to_dict())
+    return Response(200, state.config.to_dict())
+
+
+_ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] = [
+    (frozenset({"GET"}), re.compile(r"/health"), _health),
+    (frozenset({"POST"}), re.compile(r"/reset"), _reset),
+    (frozenset({"GET", "DELETE"}), re.compile(r"/journal"), _journal),
+    (frozenset({"GET", "POST", "DELETE"}), re.compile(r"/faults"), _faults),
+    (frozenset({"DELETE"}), re.compile(r"/faults/(?P<fault_id>[^/]+)"), _fault),
+    (frozenset({"GET"}), re.compile(r"/clock"), _clock),
+    (frozenset({"POST"}), re.compile(r"/clock/advance"), _advance),
+    (frozenset({"POST"}), re.compile(r"/tokens"), _issue_token),
+    (frozenset({"POST"}), re.compile(r"/tokens/expire"), _expire),
+    (frozenset({"POST"}), re.compile(r"/runs/outcome"), _outcome),
+    (frozenset({"GET"}), re.compile(r"/state"), _state),
+    (frozenset({"GET"}), re.compile(r"/stats"), _stats),
+    (frozenset({"GET", "PATCH"}), re.compile(r"/config"), _config),
+]
+
+
+def handle(state: EmulatorState, req: Request) -> Response:
+    """Dispatch one control-plane request."""
+    sub_path = req.path[len(PREFIX) :] or "/"
+    try:
+        for methods, pattern, handler in _ROUTES:
+            match = pattern.fullmatch(sub_path)
+            if match:
+                if req.method not in methods:
+                    return Response(405, {"error": f"{req.method} not allowed on {req.path}"})
+                return handler(state, req, **match.groupdict())
+        return Response(404, {"error": f"no control endpoint {req.path}"})
+    except ApiError as exc:
+        return Response(exc.status, exc.body, exc.headers)

@@ -1,0 +1,106 @@
+"""Framework-free request/response values, so handlers stay plain functions that are easy to test."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from .errors import content_type_error, flow_error
+
+JSON_TYPES = ("application/json", "application/json-patch+json")
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+@dataclass
+class Request:
+    """One HTTP request as the emulator sees it (header names lowercased, query values as lists)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes = b""
+    base_url: str = ""
+
+    @classmethod
+    def from_scope(cls, scope: dict[str, Any], body: bytes) -> Request:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", []):
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", 80)))
+        path = scope.get("path", "/")
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        return cls(
+            method=scope.get("method", "GET").upper(),
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+            base_url=f"{scope.get('scheme', 'http')}://{host}",
+        )
+
+    @property
+    def content_type(self) -> str:
+        return media_type(self.headers.get("content-type"))
+
+    @property
+    def is_json(self) -> bool:
+        return self.content_type in JSON_TYPES or self.content_type.endswith("+json")
+
+    def json(self) -> Any:
+        """The JSON body: content type checked first, then emptiness (``1405-400``), then syntax."""
+        if not self.is_json:
+            raise content_type_error()
+        if not self.body.strip():
+            raise flow_error("1405-400")
+        try:
+            value = json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise flow_error("1100-400", f"The request body is not valid JSON: {exc}.") from exc
+        if value is None:
+            raise flow_error("1405-400")
+        return value
+
+    def form(self) -> dict[str, str]:
+        """Form fields (last value wins), empty when the body is not url-encoded."""
+        if self.content_type != "application/x-www-form-urlencoded":
+            return {}
+        parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {key: values[-1] for key, values in parsed.items()}
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def journal_body(self) -> Any:
+        """Parsed JSON, a form dict, raw text, or ``None`` (for the journal only; never raises)."""
+        if not self.body:
+            return None
+        if self.content_type == "application/x-www-form-urlencoded":
+            return self.form()
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError):
+            return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class Response:
+    """Status, JSON-serialisable body (``None`` for no body) and extra headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        if self.body is None or self.status == 204:
+            return b""
+        return json.dumps(self.body, separators=(",", ":")).encode()

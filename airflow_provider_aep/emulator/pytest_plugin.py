@@ -1,0 +1,35 @@
+"""pytest fixtures: one emulator per session, reset before every test.
+
+Enable with ``pytest_plugins = ["airflow_provider_aep.emulator.pytest_plugin"]`` in a root conftest.
+Override ``aep_emulator_config`` (session scope) to start the server with other settings, or call
+``aep_emulator.control.configure(...)`` inside a test (undone by the next reset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .config import EmulatorConfig
+from .server import ThreadedEmulator, run_emulator
+
+
+@pytest.fixture(scope="session")
+def aep_emulator_config() -> EmulatorConfig:
+    """Configuration of the session's emulator server."""
+    return EmulatorConfig()
+
+
+@pytest.fixture(scope="session")
+def aep_emulator_server(aep_emulator_config: EmulatorConfig) -> Iterator[ThreadedEmulator]:
+    """The session-wide emulator (not reset; prefer ``aep_emulator``)."""
+    with run_emulator(aep_emulator_config) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def aep_emulator(aep_emulator_server: ThreadedEmulator) -> Iterator[ThreadedEmulator]:
+    """The session emulator, reset to a clean state for this test."""
+    aep_emulator_server.control.reset()
+    yield aep_emulator_server

@@ -1,0 +1,388 @@
+"""Flow runs: on-demand creation, lazy materialisation of scheduled runs, and clock-driven status.
+
+A run is ``scheduled`` until ``createdAt + run_start_delay``, ``inProgress`` for ``run_duration`` more
+seconds, then terminal. Status is recomputed from the emulator clock whenever runs or flows are read
+(``refresh``), so advancing the clock is enough to finish a run. The outcome (``success``, ``failed`` or
+``partial`` = success with failed records) is fixed at creation from the configuration or a forced
+outcome, and can be changed until the run is terminal. Terminal runs never change again.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from . import resources as res
+from .errors import ApiError, flow_error
+from .messages import Request, Response
+from .query import ensure_no_query
+from .resources import Ctx
+from .state import EmulatorState, Store
+from .validation import validate_request
+
+FREQUENCY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+TERMINAL = ("success", "failed")
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+# -- schedule ---------------------------------------------------------------------------------------
+def period_seconds(schedule: dict[str, Any]) -> int | None:
+    unit = FREQUENCY_SECONDS.get(schedule["frequency"])
+    return None if unit is None else unit * int(schedule["interval"])
+
+
+def first_slot_from(schedule: dict[str, Any], now_s: float) -> float:
+    """The first schedule slot at or after ``now_s`` (slots are ``startTime + k * period``)."""
+    start = float(schedule["startTime"])
+    period = period_seconds(schedule)
+    if period is None or now_s <= start:
+        return start
+    steps = -(-(now_s - start) // period)
+    return start + steps * period
+
+
+def _materialise(state: EmulatorState, store: Store, flow: dict[str, Any], now_s: float) -> None:
+    schedule = flow["_schedule"]
+    if flow.get("state") != "enabled":
+        return
+    if schedule["frequency"] == "once":
+        if now_s >= schedule["startTime"]:
+            store.scheduled_flows.discard(flow["id"])
+            flow["_once_done"] = True
+            new_run(state, store, flow, int(schedule["startTime"] * 1000), flow["updatedClient"], "scheduled")
+        return
+    period = period_seconds(schedule)
+    slot = flow["_next_slot"]
+    if period is None or now_s < slot:
+        return
+    due = int((now_s - slot) // period) + 1
+    cap = state.config.max_scheduled_runs
+    if due > cap:
+        slot += (due - cap) * period
+        due = cap
+    for index in range(due):
+        at = slot + index * period
+        window = (int((at - period) * 1000), int(at * 1000))
+        new_run(state, store, flow, int(at * 1000), flow["updatedClient"], "scheduled", window=window)
+    flow["_next_slot"] = slot + due * period
+
+
+# -- run documents ----------------------------------------------------------------------------------
+def new_run(
+    state: EmulatorState,
+    store: Store,
+    flow: dict[str, Any],
+    created_ms: int,
+    client_id: str,
+    trigger: str,
+    params: dict[str, Any] | None = None,
+    window: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Create and store a run of ``flow`` (status fields are filled by :func:`_advance`)."""
+    outcome, failed = state.outcome_for(flow["id"])
+    delay_ms = int(state.config.run_start_delay * 1000)
+    duration_ms = int(state.config.run_duration * 1000)
+    run: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "createdAt": created_ms,
+        "updatedAt": created_ms,
+        "createdBy": client_id,
+        "updatedBy": client_id,
+        "createdClient": client_id,
+        "updatedClient": client_id,
+        "sandboxId": store.sandbox_id,
+        "sandboxName": store.sandbox,
+        "imsOrgId": store.org,
+        "flowId": flow["id"],
+        "flowSpec": dict(flow["flowSpec"]),
+        "providerRefId": f"M-{flow['id']}-incremental-0:{uuid.uuid4()}",
+    }
+    if params:
+        run["params"] = params
+    run.update(
+        _seq=state.next_seq(),
+        _phase=None,
+        _trigger=trigger,
+        _outcome=outcome,
+        _failed=failed,
+        _start=created_ms + delay_ms,
+        _end=created_ms + delay_ms + duration_ms,
+        _window=window,
+        _sources=list(flow.get("sourceConnectionIds", [])),
+        _targets=list(flow.get("targetConnectionIds", [])),
+    )
+    store["runs"].add(run)
+    store.active_runs.add(run["id"])
+    _advance(store, run, state.clock.now_ms())
+    return run
+
+
+def _batch_id(rng: random.Random) -> str:
+    return "01" + "".join(rng.choice(_CROCKFORD) for _ in range(24))
+
+
+def _copy_activity(run: dict[str, Any], status: str, rng: random.Random, records: int, size: int) -> dict:
+    duration: dict[str, Any] = {"startedAtUTC": run["_start"]}
+    if status in TERMINAL:
+        duration["completedAtUTC"] = run["_end"] - 1000 if run["_end"] - run["_start"] > 1000 else run["_end"]
+    if run["_window"]:
+        duration["extensions"] = {"windowStart": run["_window"][0], "windowEnd": run["_window"][1]}
+    activity: dict[str, Any] = {
+        "id": "copyActivity",
+        "updatedAtUTC": run["updatedAt"],
+        "durationSummary": duration,
+        "sizeSummary": {"inputBytes": size, "outputBytes": size},
+        "recordSummary": {"inputRecordCount": records, "outputRecordCount": records},
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
+        "statusSummary": {
+            "status": status,
+            "extensions": {"type": "one-time" if run["_trigger"] == "onDemand" else "incremental"},
+        },
+        "sourceInfo": [
+            {
+                "id": source_id,
+                "type": "SourceConnection",
+                "reference": {"type": "AdfRunId", "ids": [str(uuid.UUID(int=rng.getrandbits(128), version=4))]},
+            }
+            for source_id in run["_sources"]
+        ],
+    }
+    if status == "failed":
+        activity["statusSummary"]["errors"] = [_copy_error()]
+    return activity
+
+
+def _copy_error() -> dict[str, str]:
+    return {"code": "CONNECTOR-2001-500", "message": "Error occurred at copy activity."}
+
+
+def _render(run: dict[str, Any], phase: str) -> None:
+    """Fill the status-dependent fields of ``run`` for ``phase``."""
+    rng = random.Random(run["id"])
+    records = rng.randint(100, 5000)
+    size = records * rng.randint(120, 400)
+    outcome, failed = run["_outcome"], run["_failed"]
+    if phase == "scheduled":
+        run.update(state="scheduled", updatedAt=run["createdAt"], activities=[])
+        run["metrics"] = {"statusSummary": {"status": "scheduled"}}
+        return
+    if phase == "inProgress":
+        run.update(state="inProgress", updatedAt=run["_start"])
+        run["metrics"] = {
+            "durationSummary": {"startedAtUTC": run["_start"]},
+            "statusSummary": {"status": "inProgress"},
+        }
+        run["activities"] = [_copy_activity(run, "inProgress", rng, records, size)]
+        return
+    run["updatedAt"] = run["_end"]
+    if outcome == "failed":
+        run["state"] = "failed"
+        run["metrics"] = {
+            "durationSummary": {"startedAtUTC": run["_start"], "completedAtUTC": run["_end"]},
+            "sizeSummary": {"inputBytes": 0, "outputBytes": 0},
+            "recordSummary": {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": failed},
+            "fileSummary": {"inputFileCount": 0, "outputFileCount": 0, "activityRefs": ["copyActivity"]},
+            "statusSummary": {"status": "failed", "errors": [_copy_error()], "activityRefs": ["copyActivity"]},
+        }
+        run["activities"] = [_copy_activity(run, "failed", rng, 0, 0)]
+        return
+    failed = max(failed, 1) if outcome == "partial" else 0
+    failed = min(failed, records)
+    output_bytes = int(size * 0.7)
+    status_summary: dict[str, Any] = {"status": "success", "activityRefs": ["promotionActivity"]}
+    batch = _batch_id(rng)
+    promotion: dict[str, Any] = {
+        "id": "promotionActivity",
+        "updatedAtUTC": run["_end"],
+        "durationSummary": {"startedAtUTC": run["_end"] - 1000, "completedAtUTC": run["_end"]},
+        "sizeSummary": {"inputBytes": size, "outputBytes": output_bytes},
+        "recordSummary": {
+            "inputRecordCount": records,
+            "outputRecordCount": records - failed,
+            "failedRecordCount": failed,
+        },
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
+        "statusSummary": {"status": "success"},
+        "targetInfo": [
+            {"id": target_id, "type": "TargetConnection", "reference": {"type": "Batch", "ids": [batch]}}
+            for target_id in run["_targets"]
+        ],
+    }
+    if failed:
+        error = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
+        status_summary["errors"] = [error]
+        base = f"https://platform.adobe.io/data/foundation/export/batches/{batch}/meta?path="
+        promotion["statusSummary"].update(
+            errors=[error],
+            extensions={
+                "manifest": {"failedRecords": base + "row_errors", "sampleErrors": base + "row_error_samples.json"},
+                "errors": [
+                    {"code": "INGEST-1212-400", "message": "Encountered invalid rows in the source data."},
+                    {"code": "MAPPER-3700-400", "recordCount": failed, "message": "Mapper Transform Error"},
+                ],
+            },
+        )
+    run["state"] = "success"
+    run["metrics"] = {
+        "durationSummary": {"startedAtUTC": run["_start"], "completedAtUTC": run["_end"]},
+        "sizeSummary": {"inputBytes": size, "outputBytes": output_bytes},
+        "recordSummary": {
+            "inputRecordCount": records,
+            "outputRecordCount": records - failed,
+            "failedRecordCount": failed,
+        },
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1, "activityRefs": ["promotionActivity"]},
+        "statusSummary": status_summary,
+    }
+    run["activities"] = [_copy_activity(run, "success", rng, records, size), promotion]
+
+
+def _phase_at(run: dict[str, Any], now_ms: int) -> str:
+    if now_ms < run["_start"]:
+        return "scheduled"
+    if now_ms < run["_end"]:
+        return "inProgress"
+    return "terminal"
+
+
+def _advance(store: Store, run: dict[str, Any], now_ms: int) -> bool:
+    """Bring ``run`` up to ``now_ms``; returns True once it is terminal."""
+    phase = _phase_at(run, now_ms)
+    if phase != run["_phase"]:
+        run["_phase"] = phase
+        _render(run, phase)
+        etag = res.new_etag()
+        run.update(etag=etag, version=etag)
+        if phase == "terminal":
+            store.active_runs.discard(run["id"])
+            _update_last_run(store, run)
+    return phase == "terminal"
+
+
+def _update_last_run(store: Store, run: dict[str, Any]) -> None:
+    """``lastRunDetails`` on the flow shows the newest run that has finished."""
+    flow = store["flows"].get(run["flowId"])
+    if flow is None:
+        return
+    current = flow.get("_last_run_key")
+    key = (run["createdAt"], run["_seq"])
+    if current is not None and tuple(current) > key:
+        return
+    flow["_last_run_key"] = key
+    flow["lastRunDetails"] = {
+        "id": run["id"],
+        "state": run["state"],
+        "startedAtUTC": run["_start"],
+        "completedAtUTC": run["_end"],
+    }
+
+
+def refresh(state: EmulatorState, store: Store) -> None:
+    """Materialise due scheduled runs and move active runs along the emulator clock."""
+    now_ms = state.clock.now_ms()
+    for flow_id in list(store.scheduled_flows):
+        flow = store["flows"].get(flow_id)
+        if flow is None:
+            store.scheduled_flows.discard(flow_id)
+        else:
+            _materialise(state, store, flow, now_ms / 1000)
+    for run_id in list(store.active_runs):
+        run = store["runs"].get(run_id)
+        if run is None:
+            store.active_runs.discard(run_id)
+        else:
+            _advance(store, run, now_ms)
+
+
+def refresh_all(state: EmulatorState) -> None:
+    for store in state.stores.values():
+        refresh(state, store)
+
+
+def force_outcome(
+    state: EmulatorState, outcome: str, flow_id: str | None, run_id: str | None, failed_records: int
+) -> int:
+    """Change the outcome of not-yet-terminal runs (all, one flow's, or one run); returns how many changed.
+
+    Without ``run_id`` the outcome also applies to runs created later (of ``flow_id``, or of every flow).
+    """
+    refresh_all(state)
+    changed = 0
+    found_run = False
+    for store in state.stores.values():
+        for active_id in list(store.active_runs):
+            run = store["runs"].get(active_id)
+            if run is None or (flow_id and run["flowId"] != flow_id) or (run_id and run["id"] != run_id):
+                continue
+            run["_outcome"], run["_failed"] = outcome, failed_records
+            changed += 1
+        if run_id and store["runs"].get(run_id) is not None:
+            found_run = True
+    if run_id:
+        if not found_run:
+            raise ApiError(404, {"error": f"run {run_id} not found"})
+        return changed
+    if flow_id:
+        state.outcome_by_flow[flow_id] = (outcome, failed_records)
+    else:
+        state.outcome_default = (outcome, failed_records)
+        state.outcome_by_flow.clear()
+    return changed
+
+
+# -- handlers ---------------------------------------------------------------------------------------
+def list_runs(req: Request, ctx: Ctx) -> Response:
+    refresh(ctx.state, ctx.store)
+    return res.list_response(ctx, req, "runs")
+
+
+def get_run(req: Request, ctx: Ctx, resource_id: str) -> Response:
+    ensure_no_query(req.query)
+    refresh(ctx.state, ctx.store)
+    return res.items(res.view(res.lookup(ctx, "runs", resource_id)))
+
+
+def _epoch(value: Any) -> int:
+    return int(value)
+
+
+def create_run(req: Request, ctx: Ctx) -> Response:
+    """On-demand run of a flow scheduled ``once``; answers ``{"items": [{"id", "etag"}]}``."""
+    ensure_no_query(req.query)
+    body = res.require_object(req.json())
+    if not body.get("flowId"):
+        raise flow_error("1446-400", "The flow ID cannot be null or empty. Please update the flow ID and try again.")
+    validate_request(body, "run_create")
+    refresh(ctx.state, ctx.store)
+    flow = ctx.store["flows"].get(body["flowId"])
+    if flow is None:
+        raise flow_error("1430-400", f"Flow not found with id {body['flowId']}.")
+    frequency = flow["_schedule"]["frequency"]
+    if frequency != "once":
+        raise flow_error(
+            "1100-400",
+            f"On-demand runs are only supported for flows scheduled with frequency 'once'; flow {flow['id']} "
+            f"has frequency '{frequency}'.",
+        )
+    if flow.get("state") != "enabled":
+        raise flow_error("1444-400", f"Flow {flow['id']} is not in expected state enabled.")
+    params = dict(body.get("params") or {})
+    for key in ("startTime", "windowStartTime", "windowEndTime"):
+        if key in params:
+            params[key] = _epoch(params[key])
+    delta = params.get("deltaColumn", {}).get("name") if isinstance(params.get("deltaColumn"), dict) else None
+    previous = flow.get("_run_delta_column")
+    if delta and previous and delta != previous:
+        raise flow_error(
+            "1100-400",
+            f"The deltaColumn cannot be changed after the first run of flow {flow['id']} "
+            f"(was '{previous}', got '{delta}').",
+        )
+    if delta:
+        flow["_run_delta_column"] = delta
+    window = None
+    if "windowStartTime" in params and "windowEndTime" in params:
+        window = (params["windowStartTime"] * 1000, params["windowEndTime"] * 1000)
+    run = new_run(ctx.state, ctx.store, flow, ctx.now_ms, ctx.client_id, "onDemand", params, window)
+    return Response(201, {"items": [{"id": run["id"], "etag": run["etag"]}]})
