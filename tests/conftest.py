@@ -121,3 +121,17 @@ def run_dag(dagbag, airflow_db):
         return dag.test(run_conf=conf)
 
     return run
+
+
+def xcoms_of(dag_run) -> dict[tuple[str, int, str], object]:
+    """Every XCom a DAG run stored, as ``{(task_id, map_index, key): value}``.
+
+    Values are read as stored (JSON), not through ``XComModel.deserialize_value``, which decodes a string that
+    is itself JSON a second time (an etag ``"\"abc\""`` would lose its quotes).
+    """
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)).all()
+        return {(r.task_id, r.map_index, r.key): r.value for r in rows}
