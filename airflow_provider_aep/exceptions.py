@@ -1,12 +1,15 @@
 """Airflow-facing errors for bad input, raised before any remote call.
 
 They subclass ``AirflowException`` (as Airflow users expect from a provider) and ``ValueError``, and always
-name the Airflow connection or operator argument at fault.
+name the Airflow connection or operator argument at fault. ``AEPFlowRunFailedError`` reports a dataflow
+run that ended badly.
 """
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class AEPConnectionConfigError(AirflowException, ValueError):
@@ -24,3 +27,15 @@ class AEPInvalidArgumentError(AirflowException, ValueError):
     def __init__(self, task: str, argument: str, message: str) -> None:
         self.argument = argument
         super().__init__(f"{task}: argument {argument!r} {message}")
+
+
+class AEPFlowRunFailedError(AirflowFailException):
+    """A dataflow run ended failed (or with failed records under ``failed_records_policy="fail"``).
+
+    Retrying the task cannot change a finished run, hence ``AirflowFailException``. ``run`` is the run
+    summary (id, status, record counts, error codes and messages).
+    """
+
+    def __init__(self, message: str, run: dict[str, Any] | None = None) -> None:
+        self.run = run
+        super().__init__(message)

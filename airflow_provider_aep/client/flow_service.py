@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import requests
 from tenacity import Retrying
 from urllib3.exceptions import ConnectTimeoutError
 
 from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
-from airflow_provider_aep.client.config import FLOW_SERVICE_PATH, AEPSettings
+from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.errors import (
     AEPAPIError,
     AEPAuthError,
@@ -34,10 +34,13 @@ from airflow_provider_aep.client.http import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
     is_safe_to_resend_create,
+    latest_run_params,
     platform_headers,
+    property_filter,
+    resolve_url,
     retry_after_of,
 )
-from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig
+from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -53,14 +56,6 @@ class AEPResourceExistsError(AEPError):
         self.existing_id = existing_id
         keys = ", ".join(f"{k}={v!r}" for k, v in match.items())
         super().__init__(f"{collection}: a resource with {keys} already exists (id {existing_id})")
-
-
-def property_filter(key: str, value: str) -> str:
-    """``key==value``; values with a comma are quoted, since a bare comma means OR."""
-    text = str(value)
-    if "," in text or text != text.strip():
-        text = '"' + text.replace('"', '\\"') + '"'
-    return f"{key}=={text}"
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
@@ -150,16 +145,7 @@ class FlowServiceClient:
         return Retrying(**self.retry.tenacity_kwargs())(once)
 
     def _url(self, path: str) -> str:
-        if path.startswith(("http://", "https://")):
-            target = urlsplit(path)
-            if f"{target.scheme}://{target.netloc}" != self.settings.platform_url:
-                raise AEPResponseError(
-                    f"refusing to follow a link to another host: {path}", method="GET", url=path, status=200
-                )
-            return path
-        if path.startswith(FLOW_SERVICE_PATH):
-            return self.settings.platform_url + path
-        return self.settings.flow_service_url + "/" + path.lstrip("/")
+        return resolve_url(self.settings, path)
 
     def _send_platform(
         self, method: str, url: str, *, params: Any, json_body: Any, headers: Mapping[str, str] | None
@@ -223,22 +209,9 @@ class FlowServiceClient:
     def get_resource(self, collection: str, resource_id: str) -> dict[str, Any]:
         """GET by id, unwrapping the documented ``{"items": [...]}`` envelope."""
         resp = self.request("GET", f"/{collection}/{resource_id}")
-        body = self._json(resp)
-        if isinstance(body, Mapping) and isinstance(body.get("items"), list):
-            if not body["items"]:
-                raise AEPNotFoundError(
-                    status=404, code=None, message=f"{collection} {resource_id} not found", url=resp.url
-                )
-            item = body["items"][0]
-        elif isinstance(body, Mapping) and body.get("id") == resource_id:
-            item = body
-        else:
-            raise AEPResponseError(
-                "expected an {'items': [...]} envelope", method="GET", url=resp.url, status=resp.status_code
-            )
-        if not isinstance(item, Mapping):
-            raise AEPResponseError("items[0] is not an object", method="GET", url=resp.url, status=200)
-        return dict(item)
+        return unwrap_item(
+            self._json(resp), collection=collection, resource_id=resource_id, url=resp.url, status=resp.status_code
+        )
 
     def iter_resources(
         self,
@@ -313,7 +286,9 @@ class FlowServiceClient:
         """Create unless a resource with the natural key ``match`` exists; safe to call again after a crash.
 
         After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
-        the next attempt looks the resource up first and only re-sends the POST if it is not there.
+        the next attempt looks the resource up first and only re-sends the POST if it is not there. When
+        no answer came at all (timeout, dropped connection), AEP may still be processing the create, so
+        the lookup is repeated for up to ``read_timeout`` seconds before the POST is sent again.
         """
         if if_exists not in ("reuse", "fail"):
             raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
@@ -329,19 +304,51 @@ class FlowServiceClient:
             return CreatedResource.from_resource(existing[0], created=False)
 
         uncertain = False
+        unanswered_at: float | None = None  # when a create went unanswered (it may still be in progress)
         for attempt in Retrying(**self.retry.tenacity_kwargs()):
             with attempt:
                 if uncertain:
-                    found = self.find(collection, match)
+                    found = self._find_settled(collection, match, unanswered_at)
                     if found:
                         log.info("The earlier create of %s %s was committed; using it", collection, found[0]["id"])
                         return CreatedResource.from_resource(found[0], created=True)
                 try:
                     return self._post(collection, body)
                 except AEPError as exc:
-                    uncertain = uncertain or not is_safe_to_resend_create(exc)
+                    if not is_safe_to_resend_create(exc):
+                        uncertain = True
+                        unanswered_at = time.monotonic() if isinstance(exc, AEPTransportError) else None
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _find_settled(
+        self, collection: str, match: Mapping[str, str], unanswered_at: float | None
+    ) -> list[dict[str, Any]]:
+        """``find``; after an unanswered create, keep looking until ``read_timeout`` has passed since then.
+
+        A create that timed out on our side can still be committed by AEP a moment later. Re-sending it
+        as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for as
+        long as we were willing to wait for the answer. (A create that AEP commits even later than that
+        can still end up twice; see docs/reliability.md.)
+        """
+        found = self.find(collection, match)
+        if found or unanswered_at is None:
+            return found
+        settle = float(self.settings.read_timeout)
+        interval = min(max(settle / 5, 0.05), 5.0)
+        sleep = self.retry.sleep or time.sleep
+        slept = 0.0
+        while not found:
+            remaining = settle - max(time.monotonic() - unanswered_at, slept)
+            if remaining <= 0:
+                break
+            pause = min(interval, remaining)
+            sleep(pause)
+            slept += pause
+            found = self.find(collection, match)
+        if not found:
+            log.info("No %s matching %s appeared in %.1f s; sending the create again", collection, dict(match), settle)
+        return found
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
         """DELETE; returns False when it was already gone (404) and ``missing_ok``."""
@@ -431,6 +438,28 @@ class FlowServiceClient:
         resp = self.request("GET", f"/connections/{connection_id}/explore", params=params)
         return self._json(resp)
 
+    def explore_tables(self, connection_id: str) -> list[dict[str, Any]]:
+        """The tables listed by ``objectType=root`` (other entry types, e.g. folders, are left out)."""
+        body = self.explore(connection_id, object_type="root")
+        if isinstance(body, Mapping) and isinstance(body.get("items"), list):
+            body = body["items"]  # tolerate an envelope, although the docs show a bare list
+        if not isinstance(body, list):
+            url = f"/connections/{connection_id}/explore"
+            raise AEPResponseError("explore root did not return a list", method="GET", url=url, status=200)
+        return [
+            dict(item)
+            for item in body
+            if isinstance(item, Mapping) and str(item.get("type", "table")).lower() == "table" and item.get("path")
+        ]
+
+    def table_schema(self, connection_id: str, table_path: str, *, preview: bool = False) -> dict[str, Any]:
+        """``{"format", "schema": {"columns": [...]}[, "data": [...]]}`` of one table."""
+        body = self.explore(connection_id, object_type="table", object_path=table_path, preview=preview)
+        if not isinstance(body, Mapping) or not isinstance(dig(body, "schema.columns"), list):
+            url = f"/connections/{connection_id}/explore"
+            raise AEPResponseError("explore table has no schema.columns", method="GET", url=url, status=200)
+        return dict(body)
+
     # ------------------------------------------------------------------ specs
     def get_connection_spec(self, spec_id: str) -> dict[str, Any]:
         return self.get_resource("connectionSpecs", spec_id)
@@ -475,17 +504,8 @@ class FlowServiceClient:
 
     def latest_run(self, flow_id: str) -> FlowRun | None:
         """The newest run of a flow, or None if it has not run yet."""
-        resp = self.request(
-            "GET", "/runs", params={"property": property_filter("flowId", flow_id), "orderby": "-createdAt", "limit": 1}
-        )
-        body = self._json(resp)
-        items = body.get("items") if isinstance(body, Mapping) else None
-        if not isinstance(items, list):
-            raise AEPResponseError("expected a list envelope with 'items'", method="GET", url=resp.url, status=200)
-        if not items:
-            return None
-        newest = max(items, key=lambda item: item.get("createdAt") or 0)
-        return FlowRun.from_api(newest, url=resp.url)
+        resp = self.request("GET", "/runs", params=latest_run_params(flow_id))
+        return newest_run(self._json(resp), url=resp.url)
 
 
 __all__ = [

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from tenacity import (
     RetryCallState,
@@ -23,7 +24,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from airflow_provider_aep.client.errors import AEPAPIError, AEPRateLimitError, AEPTransportError
+from airflow_provider_aep.client.config import FLOW_SERVICE_PATH
+from airflow_provider_aep.client.errors import AEPAPIError, AEPRateLimitError, AEPResponseError, AEPTransportError
+
+if TYPE_CHECKING:
+    from airflow_provider_aep.client.config import AEPSettings
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -141,3 +146,34 @@ def retry_after_of(status: int, headers: Mapping[str, str]) -> float | None:
 
 def monotonic() -> float:
     return time.monotonic()
+
+
+def resolve_url(settings: AEPSettings, path: str) -> str:
+    """Absolute URL of a Flow Service path or ``_links`` href (sync and async clients).
+
+    Absolute links must point at the configured Platform host: following one elsewhere would send the
+    bearer token to a stranger.
+    """
+    if path.startswith(("http://", "https://")):
+        target = urlsplit(path)
+        if f"{target.scheme}://{target.netloc}" != settings.platform_url:
+            raise AEPResponseError(
+                f"refusing to follow a link to another host: {path}", method="GET", url=path, status=200
+            )
+        return path
+    if path.startswith(FLOW_SERVICE_PATH):
+        return settings.platform_url + path
+    return settings.flow_service_url + "/" + path.lstrip("/")
+
+
+def property_filter(key: str, value: str) -> str:
+    """``key==value``; values with a comma are quoted, since a bare comma means OR."""
+    text = str(value)
+    if "," in text or text != text.strip():
+        text = '"' + text.replace('"', '\\"') + '"'
+    return f"{key}=={text}"
+
+
+def latest_run_params(flow_id: str) -> dict[str, Any]:
+    """Query of ``GET /runs`` for the newest run of a flow (shared by the sync client and the trigger)."""
+    return {"property": property_filter("flowId", flow_id), "orderby": "-createdAt", "limit": 1}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_aep.client.errors import AEPResponseError
+from airflow_provider_aep.client.errors import AEPNotFoundError, AEPResponseError
 
 HUBSPOT_CONNECTION_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -119,3 +119,54 @@ class FlowRun:
 
     def describe_errors(self) -> str:
         return "; ".join(f"{e['code']}: {e['message']}" for e in self.errors) or "no error details"
+
+
+def unwrap_item(body: Any, *, collection: str, resource_id: str, url: str, status: int) -> dict[str, Any]:
+    """The resource of a GET-by-id: ``items[0]`` of the documented list envelope (or a bare object)."""
+    if isinstance(body, Mapping) and isinstance(body.get("items"), list):
+        if not body["items"]:
+            raise AEPNotFoundError(status=404, code=None, message=f"{collection} {resource_id} not found", url=url)
+        item = body["items"][0]
+    elif isinstance(body, Mapping) and body.get("id") == resource_id:
+        item = body
+    else:
+        raise AEPResponseError("expected an {'items': [...]} envelope", method="GET", url=url, status=status)
+    if not isinstance(item, Mapping):
+        raise AEPResponseError("items[0] is not an object", method="GET", url=url, status=status)
+    return dict(item)
+
+
+def newest_run(body: Any, *, url: str) -> FlowRun | None:
+    """The newest run in a ``GET /runs`` page (the server's ``orderby`` is not trusted), or None."""
+    items = body.get("items") if isinstance(body, Mapping) else None
+    if not isinstance(items, list):
+        raise AEPResponseError("expected a list envelope with 'items'", method="GET", url=url, status=200)
+    if not items:
+        return None
+    newest = max(items, key=lambda item: (item.get("createdAt") or 0) if isinstance(item, Mapping) else 0)
+    return FlowRun.from_api(newest, url=url)
+
+
+FAILED_RECORDS_POLICIES = ("ignore", "warn", "fail")
+FailedRecordsPolicy = Literal["ignore", "warn", "fail"]
+
+
+def run_verdict(run: FlowRun, failed_records_policy: str = "warn") -> tuple[RunPhase, str]:
+    """``(phase, message)`` for a run, after applying the policy for successful runs with failed records.
+
+    AEP marks partial ingestion as ``success`` with ``failedRecordCount > 0``; whether that is acceptable
+    is the pipeline's decision, so the sensor and the trigger share this one rule.
+    """
+    records = f"{run.output_records if run.output_records is not None else '?'} records ingested"
+    if run.phase == "running":
+        return "running", f"run {run.id} is {run.status}"
+    if run.phase == "failed":
+        return "failed", f"run {run.id} ended {run.status}: {run.describe_errors()}"
+    if run.failed_records and failed_records_policy == "fail":
+        return "failed", (
+            f"run {run.id} ended {run.status} but {run.failed_records} records failed "
+            f"(failed_records_policy='fail'): {run.describe_errors()}"
+        )
+    if run.failed_records:
+        return "success", f"run {run.id} ended {run.status}, {records}, {run.failed_records} records failed"
+    return "success", f"run {run.id} ended {run.status}, {records}"

@@ -141,3 +141,73 @@ class CreateHubSpotConnectionOperator(CreateConnectionOperator):
         from airflow_provider_aep.hooks.hubspot import HubSpotHook
 
         return HubSpotHook(hubspot_conn_id=self.hubspot_conn_id).get_credentials().as_auth_params()
+
+
+def is_template(value: Any) -> bool:
+    """True while ``value`` still holds Jinja (it is validated after rendering instead of at parse time)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class AEPDeleteOperator(AEPBaseOperator):
+    """Delete one Flow Service resource. A 404 counts as already deleted, so a teardown can be re-run.
+
+    Returns True if this task deleted it, False if it was already gone. Subclasses name the collection
+    and the argument holding the id.
+    """
+
+    collection: str = ""
+    id_argument: str = ""
+    ui_color = "#fa0f00"
+
+    def __init__(self, *, missing_ok: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> bool:
+        resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))
+        deleted = self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
+        self.log.info("%s %s %s", "Deleted" if deleted else "Already gone:", self.collection, resource_id)
+        return deleted
+
+
+class DeleteConnectionOperator(AEPDeleteOperator):
+    """Delete a base connection (after its dataflows and source connections: AEP refuses otherwise)."""
+
+    template_fields: Sequence[str] = ("base_connection_id",)
+    collection = "connections"
+    id_argument = "base_connection_id"
+
+    def __init__(self, *, base_connection_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base_connection_id = base_connection_id
+
+
+class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
+    """Rotate the HubSpot credentials stored in an AEP base connection (``PATCH /connections/{id}``).
+
+    Reads the four values from the ``hubspot`` Airflow connection and replaces ``auth.params`` with
+    If-Match; a concurrent change (412) makes it re-read the etag once. Use it when HubSpot tokens were
+    re-issued (e.g. the app was re-installed) and explore or runs fail with authentication errors.
+    Returns the connection id and pushes the new etag under ``etag``; the credentials never reach XCom.
+    """
+
+    template_fields: Sequence[str] = ("base_connection_id",)
+    operator_extra_links = (AEPBaseConnectionLink(),)
+    ui_color = "#fa0f00"
+
+    def __init__(self, *, base_connection_id: str, hubspot_conn_id: str = "hubspot_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base_connection_id = base_connection_id
+        self.hubspot_conn_id = hubspot_conn_id
+
+    def execute(self, context: Context) -> str:
+        from airflow_provider_aep.hooks.hubspot import HubSpotHook
+
+        connection_id = require_text(self, "base_connection_id", self.base_connection_id)
+        params = HubSpotHook(hubspot_conn_id=self.hubspot_conn_id).get_credentials().as_auth_params()
+        result = self.hook.client.update_connection_auth(connection_id, params)
+        self.log.info("Updated the HubSpot credentials of base connection %s", connection_id)
+        context["ti"].xcom_push(key="etag", value=result.etag)
+        settings = self.hook.settings
+        AEPBaseConnectionLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=connection_id)
+        return connection_id

@@ -1,0 +1,156 @@
+"""``AEPFlowRunSensor``: wait for a dataflow run to finish, in poke/reschedule mode or deferred."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_verdict
+from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
+from airflow_provider_aep.links import AEPFlowRunLink
+from airflow_provider_aep.triggers.runs import AEPFlowRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
+
+
+class AEPFlowRunSensor(BaseSensorOperator):
+    """Wait until a dataflow run is terminal; return its summary (id, status, record counts, errors).
+
+    Give ``run_id`` to watch one run (e.g. the XCom of ``TriggerFlowRunOperator``), ``flow_id`` alone to
+    watch the newest run of a scheduled flow (waiting until one exists), or both to check that the run
+    belongs to the flow. Statuses are compared case-insensitively because AEP spells them several ways.
+    A failed run raises :class:`AEPFlowRunFailedError` (no retry: the run will not change) with AEP's
+    error codes and messages. A run that succeeded with ``failedRecordCount > 0`` (partial ingestion) is
+    accepted, logged as a warning, or failed, per ``failed_records_policy``.
+
+    With ``deferrable=True`` the waiting happens in the triggerer (:class:`AEPFlowRunTrigger`) after one
+    synchronous check, so a run that already ended never defers. ``timeout`` bounds the wait either way.
+    """
+
+    template_fields: Sequence[str] = ("flow_id", "run_id")
+    operator_extra_links = (AEPFlowRunLink(),)
+    ui_color = "#fa0f00"
+
+    def __init__(
+        self,
+        *,
+        flow_id: str | None = None,
+        run_id: str | None = None,
+        aep_conn_id: str = "aep_default",
+        failed_records_policy: str = "warn",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if failed_records_policy not in FAILED_RECORDS_POLICIES:
+            raise AEPInvalidArgumentError(
+                self.task_id, "failed_records_policy", f"must be one of {FAILED_RECORDS_POLICIES}"
+            )
+        if not flow_id and not run_id:
+            raise AEPInvalidArgumentError(self.task_id, "run_id", "or flow_id is required")
+        self.flow_id = flow_id
+        self.run_id = run_id
+        self.aep_conn_id = aep_conn_id
+        self.failed_records_policy = failed_records_policy
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> AEPFlowServiceHook:
+        from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
+
+        return AEPFlowServiceHook(aep_conn_id=self.aep_conn_id)
+
+    def _ids(self) -> tuple[str | None, str | None]:
+        """Rendered ``(flow_id, run_id)``, validated before any HTTP call."""
+        ids = []
+        for name in ("flow_id", "run_id"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise AEPInvalidArgumentError(self.task_id, name, f"must be a string, got {value!r}")
+            ids.append(value.strip() if value and value.strip() else None)
+        if not any(ids):
+            raise AEPInvalidArgumentError(self.task_id, "run_id", "and flow_id rendered empty; give at least one")
+        return ids[0], ids[1]
+
+    def fetch_run(self) -> FlowRun | None:
+        flow_id, run_id = self._ids()
+        client = self.hook.client
+        if run_id:
+            run = client.get_run(run_id)
+            if flow_id and run.flow_id and run.flow_id != flow_id:
+                raise AEPInvalidArgumentError(self.task_id, "run_id", f"{run_id} belongs to flow {run.flow_id}")
+            return run
+        return client.latest_run(flow_id)  # type: ignore[arg-type]
+
+    def poke(self, context: Context) -> PokeReturnValue | bool:
+        run = self.fetch_run()
+        if run is None:
+            self.log.info("Flow %s has no run yet", self.flow_id)
+            return False
+        phase, message = run_verdict(run, self.failed_records_policy)
+        if phase == "running":
+            self.log.info("AEP %s", message)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, phase, run.to_dict(), message))
+
+    def _finish(self, context: Context, phase: str, summary: dict[str, Any], message: str) -> dict[str, Any]:
+        """Persist the run link, then return the summary or raise for a failed run."""
+        settings = self.hook.settings
+        AEPFlowRunLink.persist(
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            id=summary["id"],
+            flow_id=summary.get("flow_id"),
+        )
+        if phase == "failed":
+            raise AEPFlowRunFailedError(f"AEP dataflow {message}", summary)
+        if summary.get("failed_records") and self.failed_records_policy == "warn":
+            self.log.warning("AEP %s (partial ingestion)", message)
+        else:
+            self.log.info("AEP %s", message)
+        return summary
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as err:
+            if self.soft_fail:
+                raise AirflowSkipException(f"soft_fail: {err}") from err
+            raise
+        if done:
+            return done.xcom_value  # type: ignore[union-attr]
+        flow_id, run_id = self._ids()
+        self.defer(
+            trigger=AEPFlowRunTrigger(
+                aep_conn_id=self.aep_conn_id,
+                flow_id=flow_id,
+                run_id=run_id,
+                poll_interval=self.poke_interval,
+                deadline=time.time() + self.timeout,
+                failed_records_policy=self.failed_records_policy,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Turn the trigger's event into the run summary or an exception (no defer kwargs are needed)."""
+        if not isinstance(event, dict) or "status" not in event:
+            raise AirflowException(f"AEP run trigger returned no usable event: {event!r}")
+        status, message, summary = event["status"], str(event.get("message", "")), event.get("run")
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        if status in ("success", "failed") and isinstance(summary, dict):
+            return self._finish(context, status, summary, message)
+        raise AirflowException(f"Watching the AEP run failed: {message}")

@@ -1,0 +1,118 @@
+"""``AEPFlowRunTrigger``: waits in the triggerer for a dataflow run to end, without holding a worker slot.
+
+The trigger is stateless between polls and only carries JSON-safe arguments, so a triggerer restart simply
+starts polling again. It never cancels anything in AEP: ``cleanup()`` also runs on triggerer restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_aep.client.errors import Redactor
+from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_verdict
+
+if TYPE_CHECKING:
+    from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
+
+EventStatus = Literal["success", "failed", "timeout", "error"]
+
+
+def run_event(status: EventStatus, run: FlowRun | None, message: str) -> dict[str, Any]:
+    """The one payload shape the sensor's ``execute_complete`` understands."""
+    return {"status": status, "run": run.to_dict() if run is not None else None, "message": message}
+
+
+class AEPFlowRunTrigger(BaseTrigger):
+    """Poll a run (``run_id``) or the newest run of a flow (``flow_id``) until it is terminal.
+
+    Yields exactly one event ``{"status": "success"|"failed"|"timeout"|"error", "run": summary|None,
+    "message": str}``. ``deadline`` is an epoch timestamp (seconds); ``None`` waits forever.
+    """
+
+    def __init__(
+        self,
+        *,
+        aep_conn_id: str,
+        flow_id: str | None = None,
+        run_id: str | None = None,
+        poll_interval: float = 60.0,
+        deadline: float | None = None,
+        failed_records_policy: str = "warn",
+    ) -> None:
+        super().__init__()
+        if not flow_id and not run_id:
+            raise ValueError("AEPFlowRunTrigger needs a flow_id or a run_id")
+        if failed_records_policy not in FAILED_RECORDS_POLICIES:
+            raise ValueError(f"failed_records_policy must be one of {FAILED_RECORDS_POLICIES}")
+        self.aep_conn_id = aep_conn_id
+        self.flow_id = flow_id
+        self.run_id = run_id
+        self.poll_interval = max(float(poll_interval), 0.0)
+        self.deadline = float(deadline) if deadline is not None else None
+        self.failed_records_policy = failed_records_policy
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "aep_conn_id": self.aep_conn_id,
+                "flow_id": self.flow_id,
+                "run_id": self.run_id,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "failed_records_policy": self.failed_records_policy,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        payload = await self.watch()
+        self.log.info("AEP run watch ended: %s", payload["message"])
+        yield TriggerEvent(payload)
+
+    async def cleanup(self) -> None:
+        """Nothing to release, and deliberately nothing to cancel: this also runs on triggerer restarts."""
+
+    async def watch(self) -> dict[str, Any]:
+        """Poll until the run is terminal or the deadline passes; every failure becomes an ``error`` event."""
+        from airflow.sdk import BaseHook
+        from airflow.sdk.log import amask_secret
+
+        from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
+        from airflow_provider_aep.hooks.flow_service import settings_from_connection
+
+        redact = Redactor()
+        run: FlowRun | None = None
+        try:
+            conn = await BaseHook.aget_connection(self.aep_conn_id)
+            settings = settings_from_connection(conn)
+            redact.add(settings.client_secret)
+            async with AsyncFlowServiceClient(settings, on_secret=amask_secret) as client:
+                redact = client.redact
+                while True:
+                    run = await self._poll(client)
+                    if run is not None:
+                        phase, message = run_verdict(run, self.failed_records_policy)
+                        if phase == "success" or phase == "failed":
+                            return run_event(phase, run, message)
+                    remaining = None if self.deadline is None else self.deadline - time.time()
+                    if remaining is not None and remaining <= 0:
+                        state = f"run {run.id} is still {run.status}" if run else "no run has started"
+                        return run_event("timeout", run, f"Timed out waiting for the AEP run: {state}")
+                    await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an event, not a crash: the task reports it with context
+            return run_event("error", run, redact(f"{type(exc).__name__}: {exc}"))
+
+    async def _poll(self, client: AsyncFlowServiceClient) -> FlowRun | None:
+        if self.run_id:
+            run = await client.get_run(self.run_id)
+            if self.flow_id and run.flow_id and run.flow_id != self.flow_id:
+                raise ValueError(f"run {run.id} belongs to flow {run.flow_id}, not {self.flow_id}")
+            return run
+        return await client.latest_run(self.flow_id)  # type: ignore[arg-type]

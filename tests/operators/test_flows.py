@@ -1,0 +1,235 @@
+"""CreateDataflowOperator / DeleteDataflowOperator: schedule rules, flow spec checks, idempotency."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import responses
+
+from airflow_provider_aep.exceptions import AEPInvalidArgumentError
+from airflow_provider_aep.operators.flows import CreateDataflowOperator, DeleteDataflowOperator, validate_schedule
+
+from .conftest import FS, sent_bodies
+
+HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
+DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
+CRM_TO_AEP = {
+    "id": "14518937-270c-4525-bdec-c2ba7cce3860",
+    "name": "CRMToAEP",
+    "version": "1.0",
+    "sourceConnectionSpecIds": [HUBSPOT],
+    "targetConnectionSpecIds": [DATA_LAKE],
+}
+SOURCE = {"id": "src-1", "name": "Hubspot.Contacts source connection", "connectionSpec": {"id": HUBSPOT}}
+TARGET = {"id": "tgt-1", "name": "Data Lake dataset X", "connectionSpec": {"id": DATA_LAKE}}
+NOW = 1_700_000_000
+
+
+def create(**kwargs) -> CreateDataflowOperator:
+    kwargs.setdefault("source_connection_ids", "src-1")
+    kwargs.setdefault("target_connection_id", "tgt-1")
+    kwargs.setdefault("delta_column", "Updated_At")
+    return CreateDataflowOperator(task_id="flow", **kwargs)
+
+
+@pytest.fixture
+def specs(aep_http):
+    """Flow spec, source and target as AEP returns them; no flow exists yet."""
+    aep_http.add(responses.GET, FS + "/flowSpecs", json={"items": [CRM_TO_AEP], "_links": {}})
+    aep_http.add(responses.GET, FS + "/sourceConnections/src-1", json={"items": [SOURCE]})
+    aep_http.add(responses.GET, FS + "/targetConnections/tgt-1", json={"items": [TARGET]})
+    return aep_http
+
+
+@pytest.fixture
+def no_flows(specs):
+    specs.add(responses.GET, FS + "/flows", json={"items": [], "_links": {}})
+    specs.add(responses.POST, FS + "/flows", json={"id": "flow-1", "etag": '"e"'}, status=201)
+    return specs
+
+
+# --------------------------------------------------------------------------- schedule rules
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        (None, {"startTime": NOW, "frequency": "once"}),
+        ({"frequency": "once", "startTime": 1591043454}, {"startTime": 1591043454, "frequency": "once"}),
+        ({"frequency": "minute", "interval": 15}, {"startTime": NOW, "frequency": "minute", "interval": 15}),
+        (
+            {"frequency": "day", "interval": 1, "backfill": False},
+            {"startTime": NOW, "frequency": "day", "interval": 1, "backfill": False},
+        ),
+        (
+            {"frequency": "week", "interval": 2, "startTime": datetime(2024, 1, 1, tzinfo=timezone.utc)},
+            {"startTime": 1704067200, "frequency": "week", "interval": 2},
+        ),
+    ],
+)
+def test_valid_schedules(schedule, expected):
+    assert validate_schedule(create(), schedule, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"frequency": "monthly", "interval": 1}, "frequency must be one of"),
+        ({"frequency": "once", "interval": 15}, "must not have 'interval'"),  # Adobe's own example does this
+        ({"frequency": "once", "backfill": True}, "must not have 'backfill'"),
+        ({"frequency": "minute", "interval": 5}, "at least 15"),
+        ({"frequency": "hour", "interval": 0}, "at least 1"),
+        ({"frequency": "hour"}, "interval is required"),
+        ({"frequency": "hour", "interval": "15"}, "as an integer"),
+        ({"frequency": "hour", "interval": True}, "as an integer"),
+        ({"frequency": "once", "startTime": "1591043454"}, "epoch seconds as an integer"),
+        ({"frequency": "once", "startTime": 1591043454000}, "milliseconds"),
+        ({"frequency": "once", "startTime": -1}, "negative"),
+        ({"frequency": "once", "startTime": datetime(2024, 1, 1)}, "timezone-aware"),
+        ({"frequency": "day", "interval": 1, "backfill": "true"}, "backfill must be a boolean"),
+        ({"frequency": "once", "timeUnit": "day"}, "unknown keys"),
+    ],
+)
+def test_invalid_schedules_fail_when_the_dag_is_parsed(schedule, message):
+    with pytest.raises(AEPInvalidArgumentError, match=message) as err:
+        create(schedule=schedule)
+    assert err.value.argument.startswith("schedule")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"delta_column": None}, "delta_column"),
+        ({"delta_column": {"name": "x", "format": "y"}}, "delta_column"),
+        ({"delta_column": {"dateFormat": "YYYY"}}, "delta_column.name"),
+        ({"mapping_version": 1}, "mapping_version"),
+        ({"if_exists": "replace"}, "if_exists"),
+    ],
+)
+def test_invalid_transformations_fail_when_the_dag_is_parsed(kwargs, argument):
+    with pytest.raises(AEPInvalidArgumentError) as err:
+        create(**kwargs)
+    assert err.value.argument == argument
+
+
+def test_templated_schedule_is_checked_after_rendering_before_any_request(aep_http, context):
+    op = create(schedule={"frequency": "{{ params.frequency }}"})
+    op.schedule = {"frequency": "hourly"}
+    with pytest.raises(AEPInvalidArgumentError, match="frequency"):
+        op.execute(context)
+    assert not aep_http.calls
+
+
+# --------------------------------------------------------------------------- requests
+def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
+    op = create(
+        delta_column={"name": "Updated_At", "dateFormat": "yyyy-MM-dd HH:mm:ss", "timezone": "UTC"},
+        mapping_id="500a9b747fcf4908a21917d49bd61780",
+        schedule={"frequency": "once", "startTime": 1591043454},
+        description="collecting Hubspot.Contacts",
+    )
+    assert op.execute(context) == "flow-1"
+    assert sent_bodies(no_flows, "POST", "/flows") == [
+        {
+            "name": "Hubspot.Contacts source connection to Data Lake dataset X",
+            "flowSpec": {"id": CRM_TO_AEP["id"], "version": "1.0"},
+            "sourceConnectionIds": ["src-1"],
+            "targetConnectionIds": ["tgt-1"],
+            "transformations": [
+                {
+                    "name": "Copy",
+                    "params": {
+                        "deltaColumn": {"name": "Updated_At", "dateFormat": "yyyy-MM-dd HH:mm:ss", "timezone": "UTC"}
+                    },
+                },
+                {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": 0}},
+            ],
+            "scheduleParams": {"startTime": 1591043454, "frequency": "once"},
+            "description": "collecting Hubspot.Contacts",
+        }
+    ]
+    flow_spec_query = next(c.request.url for c in no_flows.calls if "/flowSpecs" in c.request.url)
+    assert "CRMToAEP" in flow_spec_query
+    assert context["ti"].xcoms["aep_dataflow"]["id"] == "flow-1"
+
+
+def test_source_spec_not_in_the_flow_spec_is_rejected_before_the_post(aep_http, context):
+    s3 = {"id": "src-1", "name": "s3", "connectionSpec": {"id": "ecadc60c-7455-4d87-84dc-2a0e293d997b"}}
+    aep_http.add(responses.GET, FS + "/flowSpecs", json={"items": [CRM_TO_AEP], "_links": {}})
+    aep_http.add(responses.GET, FS + "/sourceConnections/src-1", json={"items": [s3]})
+    with pytest.raises(AEPInvalidArgumentError, match="does not support") as err:
+        create().execute(context)
+    assert err.value.argument == "source_connection_ids"
+    assert not sent_bodies(aep_http, "POST", "/flows")
+
+
+def test_unknown_flow_spec(aep_http, context):
+    from airflow_provider_aep.client.errors import AEPNotFoundError
+
+    aep_http.add(responses.GET, FS + "/flowSpecs", json={"items": [], "_links": {}})
+    with pytest.raises(AEPNotFoundError, match="CRMToAEP"):
+        create().execute(context)
+
+
+def test_reuses_the_same_dataflow(specs, context):
+    existing = {
+        "id": "flow-old",
+        "name": "Hubspot.Contacts source connection to Data Lake dataset X",
+        "flowSpec": {"id": CRM_TO_AEP["id"]},
+        "sourceConnectionIds": ["src-1"],
+        "targetConnectionIds": ["tgt-1"],
+    }
+    specs.add(responses.GET, FS + "/flows", json={"items": [existing], "_links": {}})
+    specs.add(responses.GET, FS + "/flows/flow-old", json={"items": [existing]})
+    assert create().execute(context) == "flow-old"
+    assert not sent_bodies(specs, "POST", "/flows")
+
+
+def test_a_same_named_dataflow_between_other_connections_is_an_error(specs, context):
+    from airflow.sdk.exceptions import AirflowException
+
+    other = {
+        "id": "flow-x",
+        "name": "mine",
+        "flowSpec": {"id": CRM_TO_AEP["id"]},
+        "sourceConnectionIds": ["src-9"],
+        "targetConnectionIds": ["tgt-1"],
+    }
+    specs.add(responses.GET, FS + "/flows", json={"items": [other], "_links": {}})
+    specs.add(responses.GET, FS + "/flows/flow-x", json={"items": [other]})
+    with pytest.raises(AirflowException, match="already exists but connects"):
+        create(name="mine").execute(context)
+
+
+def test_delete(aep_http, context):
+    aep_http.add(responses.DELETE, FS + "/flows/flow-1", status=204)
+    aep_http.add(responses.DELETE, FS + "/flows/flow-2", status=404, json={"title": "Resource not found"})
+    assert DeleteDataflowOperator(task_id="d", flow_id="flow-1").execute(context) is True
+    assert DeleteDataflowOperator(task_id="d", flow_id="flow-2").execute(context) is False
+
+
+# --------------------------------------------------------------------------- against the emulator
+def test_emulator_dataflow_is_created_once(emulator, context, pipeline):
+    flows = emulator.control.state()["flows"]
+    assert [f["id"] for f in flows] == [pipeline["flow"]]
+    assert flows[0]["transformations"][0] == {"name": "Copy", "params": {"deltaColumn": {"name": "Updated_At"}}}
+    assert flows[0]["scheduleParams"]["frequency"] == "once"
+    again = create(source_connection_ids=[pipeline["source"]], target_connection_id=pipeline["target"])
+    assert again.execute(context) == pipeline["flow"]
+    assert len(emulator.control.state()["flows"]) == 1
+
+
+def test_emulator_accepts_a_recurring_schedule(emulator, context, pipeline):
+    flow_id = create(
+        name="every 15 minutes",
+        source_connection_ids=pipeline["source"],
+        target_connection_id=pipeline["target"],
+        schedule={"frequency": "minute", "interval": 15, "backfill": True},
+    ).execute(context)
+    flow = next(f for f in emulator.control.state()["flows"] if f["id"] == flow_id)
+    assert flow["scheduleParams"]["interval"] in (15, "15")
+
+
+def test_emulator_delete_flow_twice(emulator, context, pipeline):
+    op = DeleteDataflowOperator(task_id="d", flow_id=pipeline["flow"])
+    assert (op.execute(context), op.execute(context)) == (True, False)
+    assert emulator.control.state()["flows"] == []

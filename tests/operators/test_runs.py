@@ -1,0 +1,126 @@
+"""TriggerFlowRunOperator: run params, the three documented response shapes, duplicate-run protection."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import responses
+
+from airflow_provider_aep.exceptions import AEPInvalidArgumentError
+from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
+
+from .conftest import FS, sent_bodies
+
+ONCE_FLOW = {"id": "flow-1", "scheduleParams": {"startTime": 1, "frequency": "once"}}
+RUNNING = {"id": "run-0", "flowId": "flow-1", "createdAt": 5, "metrics": {"statusSummary": {"status": "inProgress"}}}
+DONE = {"id": "run-0", "flowId": "flow-1", "createdAt": 5, "metrics": {"statusSummary": {"status": "success"}}}
+
+
+def trigger(**kwargs) -> TriggerFlowRunOperator:
+    kwargs.setdefault("flow_id", "flow-1")
+    return TriggerFlowRunOperator(task_id="run", **kwargs)
+
+
+@pytest.fixture
+def once_flow(aep_http):
+    aep_http.add(responses.GET, FS + "/flows/flow-1", json={"items": [ONCE_FLOW]})
+    return aep_http
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        {"id": "run-1", "etag": '"e"'},  # the spec
+        {"items": [{"id": "run-1", "etag": '"e"'}]},  # the on-demand ingestion doc
+        {"id": "run-1", "flowId": "flow-1", "metrics": {"statusSummary": {"status": "scheduled"}}},  # older doc
+    ],
+)
+def test_every_documented_response_shape_gives_the_run_id(once_flow, context, response):
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [DONE], "_links": {}})
+    once_flow.add(responses.POST, FS + "/runs", json=response, status=201)
+    assert trigger().execute(context) == "run-1"
+    assert context["ti"].xcoms["aep_flow_run"]["id"] == "run-1"
+    assert context["ti"].xcoms["aep_flow_run"]["flow_id"] == "flow-1"
+
+
+def test_run_body(once_flow, context):
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [], "_links": {}})
+    once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
+    trigger(
+        start_time=1663735590,
+        window_start_time="1651584991",  # as a non-native template renders it
+        window_end_time=datetime(2022, 5, 3, 14, 0, tzinfo=timezone.utc),
+        delta_column="DOB",
+    ).execute(context)
+    assert sent_bodies(once_flow, "POST", "/runs") == [
+        {
+            "flowId": "flow-1",
+            "params": {
+                "startTime": 1663735590,
+                "windowStartTime": 1651584991,
+                "windowEndTime": 1651586400,
+                "deltaColumn": {"name": "DOB"},
+            },
+        }
+    ]
+
+
+def test_start_time_defaults_to_now():
+    assert trigger().build_params(now=1_700_000_000.7) == {"startTime": 1_700_000_000}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"start_time": "soon"}, "start_time"),
+        ({"start_time": 1663735590000}, "start_time"),
+        ({"window_start_time": 20, "window_end_time": 10}, "window_start_time"),
+        ({"delta_column": {"col": "x"}}, "delta_column"),
+    ],
+)
+def test_invalid_params_fail_before_any_request(aep_http, context, kwargs, argument):
+    with pytest.raises(AEPInvalidArgumentError) as err:
+        trigger(**kwargs).execute(context)
+    assert err.value.argument == argument
+    assert not aep_http.calls
+
+
+def test_only_once_flows_can_run_on_demand(aep_http, context):
+    hourly = {"id": "flow-1", "scheduleParams": {"startTime": 1, "frequency": "hour", "interval": 1}}
+    aep_http.add(responses.GET, FS + "/flows/flow-1", json={"items": [hourly]})
+    with pytest.raises(AEPInvalidArgumentError, match=r"'hour'.*'once'"):
+        trigger().execute(context)
+    assert not sent_bodies(aep_http, "POST", "/runs")
+
+
+def test_an_active_run_is_returned_instead_of_starting_another(once_flow, context):
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [RUNNING], "_links": {}})
+    assert trigger().execute(context) == "run-0"
+    assert not sent_bodies(once_flow, "POST", "/runs")
+
+
+def test_reuse_active_run_can_be_turned_off(once_flow, context):
+    once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
+    assert trigger(reuse_active_run=False).execute(context) == "run-1"
+    assert not [c for c in once_flow.calls if c.request.method == "GET" and "/runs?" in c.request.url]
+
+
+# --------------------------------------------------------------------------- against the emulator
+def test_emulator_on_demand_runs(emulator, context, pipeline):
+    first = trigger(flow_id=pipeline["flow"]).execute(context)
+    assert trigger(flow_id=pipeline["flow"]).execute(context) == first  # still scheduled/in progress
+    emulator.control.advance_clock(60)
+    second = trigger(flow_id=pipeline["flow"]).execute(context)
+    assert second != first
+    runs = {r["id"] for r in emulator.control.state()["runs"] if r["flowId"] == pipeline["flow"]}
+    assert {first, second} <= runs
+
+
+def test_emulator_rejects_nothing_we_send(emulator, context, pipeline):
+    emulator.control.advance_clock(60)  # let the flow's own 'once' run finish
+    run_id = trigger(flow_id=pipeline["flow"], window_start_time=0, window_end_time=1_700_000_000).execute(context)
+    posts = emulator.control.journal(method="POST", path=".*/runs")
+    assert [entry["status"] for entry in posts] == [201]
+    assert posts[0]["body"]["params"]["windowEndTime"] == 1_700_000_000
+    assert run_id in {r["id"] for r in emulator.control.state()["runs"]}
