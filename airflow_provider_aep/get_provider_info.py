@@ -23,15 +23,28 @@ PACKAGE_NAME = "airflow-provider-aep"
 INTEGRATION = "Adobe Experience Platform"
 
 AEP_CONN_TYPE = "adobe_experience_platform"
+ORG_ID_PATTERN = "^[A-Za-z0-9]+@AdobeOrg$"  # same rule as client.config.AEPSettings
 HUBSPOT_CONN_TYPE = "hubspot"
 
 
-def _string(label: str, description: str, *, default: str | None = None, secret: bool = False) -> dict:
-    schema: dict[str, Any] = {"type": ["string", "null"]}
+def _string(
+    label: str,
+    description: str,
+    *,
+    default: str | None = None,
+    secret: bool = False,
+    required: bool = False,
+    pattern: str | None = None,
+) -> dict:
+    """A text field. ``required`` makes it non-nullable: the 3.3 form then marks it with an asterisk and keeps
+    Save disabled until it is filled; ``secret`` renders a password input and masks it in API answers."""
+    schema: dict[str, Any] = {"type": "string", "minLength": 1} if required else {"type": ["string", "null"]}
     if default is not None:
         schema["default"] = default
     if secret:
         schema["format"] = "password"
+    if pattern:
+        schema["pattern"] = pattern
     return {"label": label, "description": description, "schema": schema}
 
 
@@ -43,58 +56,82 @@ def _number(label: str, description: str, *, default: float, minimum: float) -> 
     }
 
 
+# Where each value comes from: Adobe Developer Console (https://developer.adobe.com/console) > your project >
+# the "OAuth Server-to-Server" credential page lists Client ID, Client secret ("Retrieve client secret"),
+# Organization ID and Scopes. The project must include the Experience Platform API.
 AEP_CONNECTION_TYPE: dict[str, Any] = {
     "connection-type": AEP_CONN_TYPE,
     "hook-class-name": "airflow_provider_aep.hooks.flow_service.AEPFlowServiceHook",
     "hook-name": "Adobe Experience Platform",
+    # No "description" placeholder: Airflow 3.3 treats it as an extra field (extra__<type>__description).
+    # Port stays visible: the hook appends it to the Platform URL, and on Airflow 3.3.2 the Connections
+    # list's Test button only works for a connection saved with a port (apache/airflow#73298).
     "ui-field-behaviour": {
-        "hidden-fields": ["schema", "port"],
+        "hidden-fields": ["schema"],
         "relabeling": {
             "host": "Platform URL",
+            "port": "Platform port",
             "login": "Client ID (API key)",
             "password": "Client secret",
         },
         "placeholders": {
-            "host": DEFAULT_PLATFORM_URL,
-            "login": "Adobe Developer Console > project > OAuth Server-to-Server > Client ID",
-            "password": "Adobe Developer Console > OAuth Server-to-Server > Retrieve client secret",
-            "description": "AEP production sandbox, ingestion service account",
+            "host": f"{DEFAULT_PLATFORM_URL} (default when empty)",
+            "port": "optional, e.g. 443",
+            "login": "Developer Console > project > OAuth Server-to-Server > Client ID",
+            "password": "Developer Console > OAuth Server-to-Server > Retrieve client secret",
         },
     },
     "conn-fields": {
         "org_id": _string(
             "IMS Org ID",
-            "Required. Ends with @AdobeOrg; shown as 'Organization ID' on the Developer Console credential page.",
+            "Required. 'Organization ID' on the Developer Console credential page (OAuth Server-to-Server); "
+            "24 characters ending in @AdobeOrg, e.g. 0123456789ABCDEF01234567@AdobeOrg.",
+            required=True,
+            pattern=ORG_ID_PATTERN,
         ),
         "sandbox_name": _string(
             "Sandbox name",
-            "Lowercase sandbox name from AEP > Sandboxes (sent as x-sandbox-name).",
+            "The sandbox name (not its title) from Experience Platform > Sandboxes > Browse: lowercase letters, "
+            "digits and hyphens. Sent as the x-sandbox-name header. Default: prod.",
             default=DEFAULT_SANDBOX,
         ),
         "scopes": _string(
             "Scopes",
-            "Comma-separated scopes copied from the OAuth Server-to-Server credential page.",
+            "Comma-separated, copied from 'Scopes' on the OAuth Server-to-Server credential page. "
+            "The default is what Adobe assigns to an Experience Platform API project.",
             default=DEFAULT_SCOPES,
         ),
         "ims_url": _string(
             "IMS URL",
-            "Adobe IMS token host. Keep the default unless Adobe support told you otherwise.",
+            "Adobe IMS host that issues the access token (POST /ims/token/v3). Keep the default unless your "
+            "org is on another IMS region; only *.adobelogin.com or a loopback emulator is accepted.",
             default=DEFAULT_IMS_URL,
         ),
         "connect_timeout": _number(
-            "Connect timeout (s)", "Seconds to wait for a TCP/TLS connection.", default=10, minimum=0.1
+            "Connect timeout (s)",
+            "Seconds to wait for a TCP/TLS connection to IMS or Platform (also bounds the Test button).",
+            default=10,
+            minimum=0.1,
         ),
-        "read_timeout": _number("Read timeout (s)", "Seconds to wait for an AEP response.", default=60, minimum=0.1),
+        "read_timeout": _number(
+            "Read timeout (s)",
+            "Seconds to wait for an Experience Platform response before the request is retried or fails.",
+            default=60,
+            minimum=0.1,
+        ),
     },
 }
 
+# Where each value comes from: HubSpot developer account > Apps > your app > Auth tab (Client ID, Client secret);
+# the tokens come from the app's OAuth authorization: exchange the authorization code at
+# POST https://api.hubapi.com/oauth/v1/token. Airflow never calls HubSpot; it hands these to AEP.
 HUBSPOT_CONNECTION_TYPE: dict[str, Any] = {
     "connection-type": HUBSPOT_CONN_TYPE,
     "hook-class-name": "airflow_provider_aep.hooks.hubspot.HubSpotHook",
     "hook-name": "HubSpot (for AEP sources)",
     "ui-field-behaviour": {
         "hidden-fields": ["host", "schema", "port"],
-        "relabeling": {"login": "HubSpot app client ID", "password": "HubSpot app client secret"},
+        "relabeling": {"login": "Client ID", "password": "Client secret"},
         "placeholders": {
             "login": "HubSpot developer account > Apps > your app > Auth > Client ID",
             "password": "HubSpot developer account > Apps > your app > Auth > Client secret",
@@ -103,15 +140,72 @@ HUBSPOT_CONNECTION_TYPE: dict[str, Any] = {
     "conn-fields": {
         "access_token": _string(
             "Access token",
-            "OAuth access token from the app's first authorization (HubSpot /oauth/v1/token).",
+            "Required. 'access_token' returned by HubSpot's OAuth token endpoint "
+            "(POST https://api.hubapi.com/oauth/v1/token) when the app was authorized for your portal.",
             secret=True,
+            required=True,
         ),
         "refresh_token": _string(
             "Refresh token",
-            "OAuth refresh token from the same authorization; AEP uses it to renew the access token.",
+            "Required. 'refresh_token' from the same OAuth token response; AEP uses it to renew the "
+            "access token, so the connection keeps working after the access token expires.",
             secret=True,
+            required=True,
         ),
     },
+}
+
+# Extra links (``links.py``): URL templates read on the worker from ``[aep]`` when a task try ends.
+LINK_CONFIG_SECTION = "aep"
+DEFAULT_UI_SANDBOX = DEFAULT_SANDBOX
+_UI_BASE = "https://experience.adobe.com/#/@{tenant}/sname:{sandbox}/platform"
+DEFAULT_LINK_TEMPLATES = {
+    "base_connection_link": _UI_BASE + "/source/accounts/{id}",
+    "dataflow_link": _UI_BASE + "/source/dataflows/{id}",
+    "run_link": _UI_BASE + "/source/dataflows/{flow_id}/runs/{id}",
+}
+_PLACEHOLDERS = (
+    " Placeholders: {tenant} (ui_tenant, else the IMS org id), {org_id}, {sandbox} (the connection's sandbox), {id}"
+)
+LINK_CONFIG: dict[str, Any] = {
+    LINK_CONFIG_SECTION: {
+        "description": "Adobe Experience Platform provider: where the task extra links point. Read by the "
+        "worker when a task try ends; the API server only shows the stored URL.",
+        "options": {
+            "ui_tenant": {
+                "description": "Experience Cloud tenant used as {tenant} in the link templates: the short org "
+                "name after '#/@' in your browser's experience.adobe.com address. Empty: the connection's IMS "
+                "org id.",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": "acmecorp",
+                "default": "",
+            },
+            "base_connection_link": {
+                "description": "URL template of the 'AEP Source Account' link (base connections)."
+                + _PLACEHOLDERS
+                + ".",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": None,
+                "default": DEFAULT_LINK_TEMPLATES["base_connection_link"],
+            },
+            "dataflow_link": {
+                "description": "URL template of the 'AEP Dataflow' link." + _PLACEHOLDERS + ".",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": None,
+                "default": DEFAULT_LINK_TEMPLATES["dataflow_link"],
+            },
+            "run_link": {
+                "description": "URL template of the 'AEP Dataflow Run' link." + _PLACEHOLDERS + ", {flow_id}.",
+                "version_added": "0.1.0",
+                "type": "string",
+                "example": None,
+                "default": DEFAULT_LINK_TEMPLATES["run_link"],
+            },
+        },
+    }
 }
 
 EXTRA_LINKS = [
@@ -161,4 +255,5 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.runs"]}],
         "connection-types": [AEP_CONNECTION_TYPE, HUBSPOT_CONNECTION_TYPE],
         "extra-links": EXTRA_LINKS,
+        "config": LINK_CONFIG,
     }

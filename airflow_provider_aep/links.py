@@ -1,35 +1,70 @@
 """Extra links from a task to what it created in the AEP UI.
 
-Airflow 3 calls ``get_link`` on the worker when the task ends and stores the URL in XCom; the API server
-only reads that XCom. Operators therefore ``persist`` the ids they created (the Airbyte provider's pattern)
-and ``get_link`` formats them with a URL template. Templates are configurable in ``airflow.cfg``
-(section ``[aep]``) or ``AIRFLOW__AEP__<KEY>`` environment variables, because the AEP UI URL scheme is not
-a public contract; placeholders: ``{org_id}``, ``{sandbox}``, ``{id}``, ``{flow_id}``.
+How Airflow 3 handles them (checked against 3.3.2): at the end of every try, whatever its outcome, the
+worker calls ``get_link`` for each link on the operator (``task_runner.finalize``) and stores the returned
+URL in XCom under ``link.xcom_key`` (default ``_link_<ClassName>``). The DAG processor serializes only
+``{link.name: link.xcom_key}``; the API server (``GET .../taskInstances/{task}/links`` and the UI buttons)
+reads that XCom and never imports this module. Consequences:
+
+* the operator must ``persist`` the ids it created *before* the task ends (the Airbyte provider's
+  pattern), and ``get_link`` must tolerate a missing value (a task that failed before creating anything)
+  by returning ``""``;
+* URL templates are read **on the worker** when the try ends: configure them where tasks run. Changing
+  them later does not rewrite links of finished tries.
+
+Templates live in section ``[aep]`` of ``airflow.cfg`` (or ``AIRFLOW__AEP__<KEY>`` environment variables)
+because the Experience Cloud URL scheme is not a public contract. Placeholders: ``{tenant}`` (``[aep]
+ui_tenant``, falling back to the IMS org id), ``{org_id}``, ``{sandbox}`` (the connection's sandbox,
+``prod`` when unknown), ``{id}`` and, for runs, ``{flow_id}``. A template with an unknown placeholder
+yields no link (and a warning in the task log) rather than a failed task.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
 
+from airflow_provider_aep.get_provider_info import DEFAULT_LINK_TEMPLATES, DEFAULT_UI_SANDBOX, LINK_CONFIG_SECTION
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
-UI_BASE = "https://experience.adobe.com/#/@{org_id}/sname:{sandbox}/platform"
-DEFAULT_TEMPLATES = {
-    "base_connection_link": UI_BASE + "/source/accounts/{id}",
-    "dataflow_link": UI_BASE + "/source/dataflows/{id}",
-    "run_link": UI_BASE + "/source/dataflows/{flow_id}/runs/{id}",
-}
+log = logging.getLogger(__name__)
+
+
+def _conf_get(key: str, fallback: str) -> str:
+    from airflow.sdk.configuration import conf
+
+    return conf.get(LINK_CONFIG_SECTION, key, fallback=fallback) or fallback
 
 
 def link_template(key: str) -> str:
-    from airflow.sdk.configuration import conf
+    """The URL template for ``key`` (``[aep] <key>``), or the built-in default."""
+    return _conf_get(key, DEFAULT_LINK_TEMPLATES[key])
 
-    return conf.get("aep", key, fallback=DEFAULT_TEMPLATES[key])
+
+def ui_tenant(org_id: str) -> str:
+    return _conf_get("ui_tenant", "") or org_id
+
+
+def format_link(template_key: str, value: Any) -> str:
+    """Format the persisted ``value`` with the configured template; ``""`` when there is nothing to link."""
+    if not isinstance(value, dict) or not value.get("id"):
+        return ""
+    params = {**value, "org_id": value.get("org_id") or "", "sandbox": value.get("sandbox") or DEFAULT_UI_SANDBOX}
+    params["tenant"] = ui_tenant(params["org_id"])
+    template = link_template(template_key)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError) as err:
+        log.warning(
+            "[%s] %s = %r cannot be formatted (%s); no extra link", LINK_CONFIG_SECTION, template_key, template, err
+        )
+        return ""
 
 
 class _AEPLink(BaseOperatorLink):
@@ -43,17 +78,11 @@ class _AEPLink(BaseOperatorLink):
 
     @classmethod
     def persist(cls, context: Context, *, org_id: str, sandbox: str, id: str, **extra: Any) -> None:
-        """Store what ``get_link`` needs; called by the operator right after it knows the id."""
+        """Store what ``get_link`` needs; called by the operator as soon as it knows the id."""
         context["ti"].xcom_push(key=cls.key, value={"org_id": org_id, "sandbox": sandbox, "id": id, **extra})
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
-        value = XCom.get_value(key=self.key, ti_key=ti_key)
-        if not isinstance(value, dict) or not value.get("id"):
-            return ""
-        try:
-            return link_template(self.template_key).format(**value)
-        except (KeyError, IndexError, ValueError):
-            return ""
+        return format_link(self.template_key, XCom.get_value(key=self.key, ti_key=ti_key))
 
 
 class AEPBaseConnectionLink(_AEPLink):

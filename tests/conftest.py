@@ -102,8 +102,10 @@ def airflow_db() -> Path:
     return _HOME
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def dagbag(airflow_db: Path):
+    """A fresh parse per test: ``dag.test()`` renders templated fields onto the task objects in place, so
+    reusing one DAG object would carry one run's rendered values (e.g. conf tables) into the next test."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(_DAGS))

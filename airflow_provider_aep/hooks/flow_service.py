@@ -81,6 +81,27 @@ def settings_from_connection(conn: Any) -> AEPSettings:
         raise AEPConnectionConfigError(conn.conn_id, field, message) from None
 
 
+def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
+    """One sentence saying which field to fix, then AEP's own answer (for the UI's Test button)."""
+    if err.url.startswith(settings.token_url) and err.status in (400, 401, 403):
+        hint = (
+            "Adobe IMS rejected the client ID, client secret or scopes; copy them again from the "
+            "Developer Console credential page (OAuth Server-to-Server)"
+        )
+    elif err.status in (401, 403):
+        hint = (
+            f"Experience Platform refused access for org {settings.org_id}; check the IMS Org ID and that the "
+            "credential's project has the Experience Platform API and a product profile with Sources access"
+        )
+    elif err.status == 404 and "2100-404" in (err.code or ""):
+        hint = f"Sandbox {settings.sandbox_name!r} not found; use the sandbox name (not its title)"
+    elif err.status == 429 or err.status >= 500:
+        hint = f"AEP is unavailable right now (HTTP {err.status}); the settings may be fine, try again later"
+    else:
+        hint = f"AEP rejected the request (HTTP {err.status})"
+    return f"{hint}. {err}"
+
+
 class AEPFlowServiceHook(BaseHook):
     """Airflow glue for the Flow Service client.
 
@@ -132,7 +153,7 @@ class AEPFlowServiceHook(BaseHook):
         except AEPTransportError as err:
             return False, f"Cannot reach AEP: {err}"
         except AEPAPIError as err:
-            return False, f"AEP rejected the credentials or org: {err}"
+            return False, explain_api_error(err, settings)
         except AEPError as err:
             return False, str(err)
         return True, f"Connected to {settings.platform_url} (org {settings.org_id}, sandbox {settings.sandbox_name})"

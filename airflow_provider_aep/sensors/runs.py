@@ -14,7 +14,6 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_verdict
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
-from airflow_provider_aep.triggers.runs import AEPFlowRunTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -131,6 +130,9 @@ class AEPFlowRunSensor(BaseSensorOperator):
             raise
         if done:
             return done.xcom_value  # type: ignore[union-attr]
+        # Imported here: it pulls in airflow.triggers.base (~5 ms), which poke mode and DAG parsing never need.
+        from airflow_provider_aep.triggers.runs import AEPFlowRunTrigger
+
         flow_id, run_id = self._ids()
         self.defer(
             trigger=AEPFlowRunTrigger(

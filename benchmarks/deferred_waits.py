@@ -1,0 +1,267 @@
+"""(c) Deferred waits at scale: N ``AEPFlowRunTrigger`` in one event loop vs the same waits in poke mode.
+
+The emulator runs in its own process (``run_emulator_subprocess``), so its memory and CPU never count. A
+dataflow is made with the provider's operators, then N on-demand runs are created in batches whose
+``run_duration`` grows linearly, so they finish spread over ``[min_duration, max_duration]`` seconds of
+emulator time. Once a worker reports that its waits have started, this process advances the emulator
+clock ``speed`` times faster than real time, so minutes of emulator time pass in seconds while every
+trigger keeps polling at its real ``poll_interval``.
+
+Each mode runs in a fresh child process (``benchmarks._wait_worker``) after an untimed warm-up wait:
+
+* deferred: N triggers, one asyncio loop (a triggerer). Memory = (peak RSS - RSS before) / N; a 50 ms
+  heartbeat measures how late the loop gets; optionally ``tracemalloc`` in a second pass.
+* poke, threads: N threads each running ``AEPFlowRunSensor.poke()`` + ``sleep(poll_interval)``. In Airflow
+  every poking sensor holds a worker slot, i.e. a task process; a thread is the cheapest conceivable slot,
+  so this is a lower bound for poke mode. The RSS of one process that has poked once is reported too:
+  that is the floor of one real poke-mode slot.
+
+Polls per second come from the emulator's request counter; the ideal rate is N / poll_interval.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Any
+
+from benchmarks.common import (
+    MIB,
+    REPO,
+    BenchResult,
+    Row,
+    aep_conn,
+    bench_env,
+    fmt_kib,
+    fmt_mib,
+    hubspot_conn,
+    make_airflow_home,
+    python,
+    settings_for,
+)
+from benchmarks.emulator_support import emulator_process
+
+RSS_TARGET = 0.5 * MIB
+
+
+def _worker(mode: str, spec: dict[str, Any], env: dict[str, str], on_start=None, timeout: float = 900) -> dict:
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [python(), "-m", "benchmarks._wait_worker", mode, json.dumps(spec)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        assert proc.stdout is not None
+        result = None
+        try:
+            for line in proc.stdout:
+                if line.startswith("@@START@@") and on_start is not None:
+                    on_start()
+                elif line.startswith("@@RESULT@@"):
+                    result = json.loads(line[len("@@RESULT@@") :])
+            proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0 or result is None:
+            err.seek(0)
+            raise RuntimeError(f"wait worker ({mode}) failed ({proc.returncode}):\n{err.read()[-4000:]}")
+        return result
+
+
+class ClockDriver(threading.Thread):
+    """Advances the emulator clock by ``(speed - 1) * dt`` every ``dt`` real seconds (time also passes)."""
+
+    def __init__(self, control: Any, speed: float, dt: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.control, self.speed, self.dt = control, speed, dt
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from airflow_provider_aep.emulator.control import EmulatorControl
+
+        control = EmulatorControl(self.control.url)  # its own session: this thread only
+        while not self.stop.wait(self.dt):
+            control.advance_clock((self.speed - 1) * self.dt)
+
+
+def _create_runs(emu: Any, flow_id: str, n: int, durations: list[float]) -> list[str]:
+    """N on-demand runs; batch i gets ``durations[i]`` so finish times are spread."""
+    from airflow_provider_aep.client.auth import TokenCache
+    from airflow_provider_aep.client.flow_service import FlowServiceClient
+
+    ids: list[str] = []
+    with FlowServiceClient(settings_for(emu.url), token_cache=TokenCache()) as client:
+        per_batch = -(-n // len(durations))
+        for duration in durations:
+            emu.control.configure(run_duration=duration)
+            for _ in range(min(per_batch, n - len(ids))):
+                ids.append(client.create_run(flow_id, {}).id)
+    return ids
+
+
+def _measure(mode: str, emu: Any, env: dict[str, str], spec: dict[str, Any], speed: float) -> dict[str, Any]:
+    stats_at_start: dict[str, Any] = {}
+    driver = ClockDriver(emu.control, speed)
+
+    def on_start() -> None:
+        stats_at_start.update(emu.control.stats())
+        driver.start()
+
+    before = emu.control.stats()
+    try:
+        out = _worker(mode, spec, env, on_start=on_start)
+    finally:
+        driver.stop.set()
+    after = emu.control.stats()
+    out["polls"] = after["requests"] - stats_at_start.get("requests", before["requests"])
+    out["tokens"] = after["tokens_issued"] - before["tokens_issued"]
+    return out
+
+
+def run(
+    n: int = 1000,
+    poll_interval: float = 2.0,
+    min_duration: float = 30.0,
+    max_duration: float = 240.0,
+    batches: int = 20,
+    speed: float = 10.0,
+    tracemalloc_pass: bool = True,
+) -> BenchResult:
+    started = time.perf_counter()
+    result = BenchResult("triggers", f"(c) {n:,} deferred waits in one event loop vs poke mode")
+    home = make_airflow_home("waits")
+    step = (max_duration - min_duration) / max(1, batches - 1)
+    durations = [min_duration + i * step for i in range(batches)]
+    measured: dict[str, dict[str, Any]] = {}
+    with emulator_process(run_start_delay=0.0, run_duration=0.0, journal_limit=1000) as emu:
+        env = bench_env(home, AIRFLOW_CONN_AEP_DEFAULT=aep_conn(emu.url), AIRFLOW_CONN_HUBSPOT_DEFAULT=hubspot_conn())
+        flow_id = _worker("setup", {}, env)["flow_id"]
+        warm_run = _create_runs(emu, flow_id, 1, [0.0])[0]  # finishes at once: the untimed warm-up wait
+        modes = ["deferred", "poke"] + (["deferred_traced"] if tracemalloc_pass else [])
+        for mode in modes:
+            spec = {
+                "run_ids": _create_runs(emu, flow_id, n, durations),
+                "warm_run_id": warm_run,
+                "poll_interval": poll_interval,
+                "tracemalloc": mode == "deferred_traced",
+            }
+            measured[mode] = _measure(mode.removesuffix("_traced"), emu, env, spec, speed)
+        one = _worker("process", {"warm_run_id": warm_run}, env)
+
+    d, p = measured["deferred"], measured["poke"]
+    per = {m: (r["peak_rss"] - r["rss0"]) / n for m, r in measured.items()}
+    ideal = n / poll_interval
+    for r in measured.values():
+        r["completed"] = r["statuses"].get("success", 0) + r["statuses"].get("failed", 0)
+        r["polls_per_s"] = r["polls"] / r["wall"] if r["wall"] else 0.0
+        # On schedule, a wait that took t seconds polls floor(t / poll_interval) + 1 times.
+        r["expected_polls"] = sum(int(t // poll_interval) + 1 for t in r.pop("elapsed"))
+
+    result.rows.append(
+        Row(
+            metric=f"peak RSS per wait: {n:,} triggers in one loop vs {n:,} poking threads",
+            value=fmt_kib(per["deferred"]),
+            baseline=fmt_kib(per["poke"]),
+            ratio=per["deferred"] / per["poke"] if per["poke"] > 0 else None,
+            target=f"<= {fmt_mib(RSS_TARGET)} per trigger",
+            met=per["deferred"] <= RSS_TARGET,
+        )
+    )
+    result.rows.append(
+        Row(
+            metric="peak RSS per wait: trigger vs one poke-mode task process (RSS after one poke)",
+            value=fmt_kib(per["deferred"]),
+            baseline=fmt_mib(one["rss"]),
+            ratio=per["deferred"] / one["rss"],
+        )
+    )
+    if "deferred_traced" in measured and measured["deferred_traced"].get("traced_peak") is not None:
+        traced = measured["deferred_traced"]["traced_peak"] / n
+        result.rows.append(
+            Row(
+                metric="Python heap per trigger (`tracemalloc` peak / N, separate pass)",
+                value=fmt_kib(traced),
+                target=f"<= {fmt_mib(RSS_TARGET)}",
+                met=traced <= RSS_TARGET,
+            )
+        )
+    result.rows.append(
+        Row(
+            metric=f"polls per second (N / {poll_interval:g} s = {ideal:.0f}/s while all wait): deferred vs poke",
+            value=f"{d['polls_per_s']:.0f}/s",
+            baseline=f"{p['polls_per_s']:.0f}/s",
+            ratio=d["polls_per_s"] / p["polls_per_s"] if p["polls_per_s"] else None,
+        )
+    )
+    result.rows.append(
+        Row(
+            metric="polls made / polls due on schedule (1 per poll interval per open wait): deferred vs poke",
+            value=f"{d['polls'] / d['expected_polls']:.2f}",
+            baseline=f"{p['polls'] / p['expected_polls']:.2f}",
+        )
+    )
+    result.rows.append(
+        Row(
+            metric="CPU time of the waiting process per poll (all of it: HTTP, parsing, scheduling): deferred vs poke",
+            value=f"{d['cpu'] / max(1, d['polls']) * 1000:.2f} ms",
+            baseline=f"{p['cpu'] / max(1, p['polls']) * 1000:.2f} ms",
+            ratio=(d["cpu"] / max(1, d["polls"])) / (p["cpu"] / max(1, p["polls"])) if p["cpu"] else None,
+        )
+    )
+    result.rows.append(
+        Row(
+            metric="waits completed (success/failed events), deferred vs poke",
+            value=f"{d['completed']}/{n}",
+            baseline=f"{p['completed']}/{n}",
+            target=f"{n}/{n}",
+            met=d["completed"] == n and p["completed"] == n,
+        )
+    )
+    result.rows.append(
+        Row(
+            metric=f"wall time for all waits (emulator clock x{speed:g}), deferred vs poke",
+            value=f"{d['wall']:.1f} s",
+            baseline=f"{p['wall']:.1f} s",
+            ratio=d["wall"] / p["wall"] if p["wall"] else None,
+        )
+    )
+    result.rows.append(
+        Row(
+            metric="IMS token requests per process (deferred / poke)",
+            value=str(d["tokens"]),
+            baseline=str(p["tokens"]),
+            target="1",
+            met=d["tokens"] <= 1 and p["tokens"] <= 1,
+        )
+    )
+    result.notes.append(
+        f"Runs finish spread over {min_duration:g}-{max_duration:g} s of emulator time ({batches} batches); the "
+        f"emulator clock ran x{speed:g}; triggers and sensors poll every {poll_interval:g} s of real time. "
+        f"Event-loop lag (50 ms heartbeat) peaked at {d.get('loop_lag_max', 0) * 1000:.0f} ms. Peak threads: "
+        f"deferred {d['peak_threads']}, poke {p['peak_threads']}. A wait sleeps `poll_interval` after each "
+        "answer, so its period is the interval plus the response time: waits that start together poll in bursts "
+        "that queue at the single-process emulator, which is why a ratio of polls made to polls due below 1.00 "
+        "is not a client-side cost (see the CPU per poll row)."
+    )
+    for mode, r in (("deferred", d), ("poke", p)):
+        if r["completed"] != n:
+            result.notes.append(f"{mode}: outcomes {r['statuses']}; messages {r.get('messages')}.")
+    result.details = {
+        "n": n,
+        "poll_interval": poll_interval,
+        "durations": durations,
+        "speed": speed,
+        "measured": measured,
+        "one_process": one,
+        "per_wait_bytes": per,
+    }
+    result.seconds = time.perf_counter() - started
+    return result
