@@ -39,4 +39,4 @@ fault-suite: $(STAMP)
 	AEP_FAULT_TRIALS=200 $(BIN)/python -m pytest tests/reliability -m reliability -q
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache test-artifacts .airflow-local
