@@ -52,6 +52,8 @@ class CreatedResource:
     id: str
     etag: str | None = None
     created: bool = True
+    resource: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The resource as listed, when it was found by a lookup (saves a GET for callers that inspect it)."""
 
     @classmethod
     def from_body(cls, body: Any, *, method: str, url: str, status: int) -> CreatedResource:
@@ -66,7 +68,7 @@ class CreatedResource:
 
     @classmethod
     def from_resource(cls, item: Mapping[str, Any], *, created: bool) -> CreatedResource:
-        return cls(id=str(item["id"]), etag=item.get("etag"), created=created)
+        return cls(id=str(item["id"]), etag=item.get("etag"), created=created, resource=item)
 
 
 @dataclass(frozen=True)

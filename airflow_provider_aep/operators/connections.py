@@ -28,11 +28,14 @@ def require_text(task: BaseOperator, argument: str, value: Any) -> str:
 
 
 class AEPBaseOperator(BaseOperator):
-    """Shared plumbing: the AEP connection id and a lazily built hook."""
+    """Shared plumbing: a lazily built hook for ``self.aep_conn_id``.
 
-    def __init__(self, *, aep_conn_id: str = "aep_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
+    It defines no ``__init__`` on purpose: Airflow wraps every ``__init__`` in an operator's class chain,
+    and each wrapper deep-copies the DAG's params, which DAG parsing pays for every task. Each concrete
+    operator therefore takes ``aep_conn_id`` itself (which also shows it in its signature).
+    """
+
+    aep_conn_id: str = "aep_default"
 
     @cached_property
     def hook(self) -> AEPFlowServiceHook:
@@ -64,9 +67,11 @@ class CreateConnectionOperator(AEPBaseOperator):
         description: str | None = None,
         connection_spec_version: str = "1.0",
         if_exists: str = "reuse",
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
         self.name = name
@@ -159,9 +164,7 @@ class AEPDeleteOperator(AEPBaseOperator):
     id_argument: str = ""
     ui_color = "#fa0f00"
 
-    def __init__(self, *, missing_ok: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.missing_ok = missing_ok
+    missing_ok: bool = True  # set by each subclass's __init__ (see AEPBaseOperator on why not here)
 
     def execute(self, context: Context) -> bool:
         resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))
@@ -177,8 +180,17 @@ class DeleteConnectionOperator(AEPDeleteOperator):
     collection = "connections"
     id_argument = "base_connection_id"
 
-    def __init__(self, *, base_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        base_connection_id: str,
+        missing_ok: bool = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        self.missing_ok = missing_ok
         self.base_connection_id = base_connection_id
 
 
@@ -195,8 +207,16 @@ class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
     operator_extra_links = (AEPBaseConnectionLink(),)
     ui_color = "#fa0f00"
 
-    def __init__(self, *, base_connection_id: str, hubspot_conn_id: str = "hubspot_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        base_connection_id: str,
+        hubspot_conn_id: str = "hubspot_default",
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         self.base_connection_id = base_connection_id
         self.hubspot_conn_id = hubspot_conn_id
 

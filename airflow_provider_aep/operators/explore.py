@@ -121,9 +121,11 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
         return_paths: bool = False,
         preview: bool = False,
         preview_rows: int = 5,
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         if type(preview_rows) is not int or not 1 <= preview_rows <= MAX_PREVIEW_ROWS:
             raise AEPInvalidArgumentError(
                 self.task_id, "preview_rows", f"must be an integer from 1 to {MAX_PREVIEW_ROWS}, got {preview_rows!r}"

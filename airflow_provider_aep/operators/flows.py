@@ -156,9 +156,11 @@ class CreateDataflowOperator(AEPBaseOperator):
         mapping_id: str | None = None,
         mapping_version: int | str | None = None,
         if_exists: str = "reuse",
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
         require_text(self, "flow_spec_name", flow_spec_name)
@@ -232,7 +234,7 @@ class CreateDataflowOperator(AEPBaseOperator):
             body["description"] = self.description
         result = client.create_flow(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         if not result.created:
-            self._check_reused(client.get_flow(result.id), source_ids, target_id)
+            self._check_reused(result.resource or client.get_flow(result.id), source_ids, target_id)
         self.log.info("%s dataflow %s (%r)", "Created" if result.created else "Reusing existing", result.id, name)
         context["ti"].xcom_push(key="etag", value=result.etag)
         settings = self.hook.settings
@@ -270,6 +272,15 @@ class DeleteDataflowOperator(AEPDeleteOperator):
     collection = "flows"
     id_argument = "flow_id"
 
-    def __init__(self, *, flow_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        flow_id: str,
+        missing_ok: bool = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        self.missing_ok = missing_ok
         self.flow_id = flow_id

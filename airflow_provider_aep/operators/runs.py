@@ -45,9 +45,11 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         window_end_time: Any = None,
         delta_column: str | Mapping[str, str] | None = None,
         reuse_active_run: bool = True,
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         self.flow_id = flow_id
         self.start_time = start_time
         self.window_start_time = window_start_time

@@ -48,9 +48,11 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         description: str | None = None,
         data_format: str = "tabular",
         if_exists: str = "reuse",
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         if data_format not in DATA_FORMATS:
             raise AEPInvalidArgumentError(self.task_id, "data_format", f"must be one of {DATA_FORMATS}")
         if if_exists not in IF_EXISTS_CHOICES:
@@ -95,6 +97,15 @@ class DeleteSourceConnectionOperator(AEPDeleteOperator):
     collection = "sourceConnections"
     id_argument = "source_connection_id"
 
-    def __init__(self, *, source_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        source_connection_id: str,
+        missing_ok: bool = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        self.missing_ok = missing_ok
         self.source_connection_id = source_connection_id

@@ -71,9 +71,11 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
         description: str | None = None,
         data_format: str | None = None,
         if_exists: str = "reuse",
+        aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
         if data_format is not None:
@@ -127,6 +129,15 @@ class DeleteTargetConnectionOperator(AEPDeleteOperator):
     collection = "targetConnections"
     id_argument = "target_connection_id"
 
-    def __init__(self, *, target_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        target_connection_id: str,
+        missing_ok: bool = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        self.missing_ok = missing_ok
         self.target_connection_id = target_connection_id
