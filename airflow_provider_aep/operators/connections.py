@@ -164,7 +164,10 @@ class AEPDeleteOperator(AEPBaseOperator):
     id_argument: str = ""
     ui_color = "#fa0f00"
 
-    missing_ok: bool = True  # set by each subclass's __init__ (see AEPBaseOperator on why not here)
+    def __init__(self, *, missing_ok: bool = True, aep_conn_id: str = "aep_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.missing_ok = missing_ok
+        self.aep_conn_id = aep_conn_id
 
     def execute(self, context: Context) -> bool:
         resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))
@@ -180,17 +183,8 @@ class DeleteConnectionOperator(AEPDeleteOperator):
     collection = "connections"
     id_argument = "base_connection_id"
 
-    def __init__(
-        self,
-        *,
-        base_connection_id: str,
-        missing_ok: bool = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, base_connection_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
-        self.missing_ok = missing_ok
         self.base_connection_id = base_connection_id
 
 

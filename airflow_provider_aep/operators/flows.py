@@ -272,15 +272,6 @@ class DeleteDataflowOperator(AEPDeleteOperator):
     collection = "flows"
     id_argument = "flow_id"
 
-    def __init__(
-        self,
-        *,
-        flow_id: str,
-        missing_ok: bool = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, flow_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
-        self.missing_ok = missing_ok
         self.flow_id = flow_id

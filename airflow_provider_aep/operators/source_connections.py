@@ -97,15 +97,6 @@ class DeleteSourceConnectionOperator(AEPDeleteOperator):
     collection = "sourceConnections"
     id_argument = "source_connection_id"
 
-    def __init__(
-        self,
-        *,
-        source_connection_id: str,
-        missing_ok: bool = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, source_connection_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
-        self.missing_ok = missing_ok
         self.source_connection_id = source_connection_id

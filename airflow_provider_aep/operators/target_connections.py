@@ -129,15 +129,6 @@ class DeleteTargetConnectionOperator(AEPDeleteOperator):
     collection = "targetConnections"
     id_argument = "target_connection_id"
 
-    def __init__(
-        self,
-        *,
-        target_connection_id: str,
-        missing_ok: bool = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, target_connection_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.aep_conn_id = aep_conn_id
-        self.missing_ok = missing_ok
         self.target_connection_id = target_connection_id
