@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.errors import AEPResponseError
+from airflow_provider_aep.client.http import mark_retries_exhausted
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.config import AEPSettings
@@ -146,7 +147,11 @@ class IMSAuth:
             with self._cache.thread_lock(self.key):
                 cached = self._cache.get(self.key)
                 if cached is None:
-                    cached = self._fetch()
+                    try:
+                        cached = self._fetch()
+                    except Exception as exc:
+                        mark_retries_exhausted(exc)  # the fetch retried already; callers must not multiply it
+                        raise
                     self._cache.put(self.key, cached)
         return self._hand_out(cached)
 
@@ -156,7 +161,11 @@ class IMSAuth:
             async with self._cache.loop_lock(self.key):
                 cached = self._cache.get(self.key)
                 if cached is None:
-                    cached = await afetch()
+                    try:
+                        cached = await afetch()
+                    except Exception as exc:
+                        mark_retries_exhausted(exc)
+                        raise
                     self._cache.put(self.key, cached)
         return self._hand_out(cached)
 

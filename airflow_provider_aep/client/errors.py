@@ -186,7 +186,12 @@ def error_from_response(
     code, message, request_id = _code_and_message(body)
     if message is None:
         snippet = " ".join(text.split())[:200] if text else ""
-        message = f"non-JSON error body: {snippet!r}" if snippet else "empty error body"
+        if not snippet:
+            message = "empty error body"
+        elif body is None:
+            message = f"non-JSON error body: {snippet!r}"
+        else:  # JSON, but none of the documented message fields (e.g. IMS {"error": "server_error"})
+            message = f"error body without a message: {snippet!r}"
     request_id = request_id or headers.get("x-request-id")
     message = redact(message)
     if len(message) > MAX_MESSAGE_CHARS:

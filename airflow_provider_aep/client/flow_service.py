@@ -46,6 +46,8 @@ log = logging.getLogger("airflow_provider_aep.client")
 
 IfExists = Literal["reuse", "fail"]
 DEFAULT_PAGE_SIZE = 100
+RECONCILE_WINDOW_FACTOR = 2
+"""After a create went unanswered, look for it this many read timeouts before sending it again."""
 
 
 class AEPResourceExistsError(AEPError):
@@ -288,7 +290,8 @@ class FlowServiceClient:
         After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
         the next attempt looks the resource up first and only re-sends the POST if it is not there. When
         no answer came at all (timeout, dropped connection), AEP may still be processing the create, so
-        the lookup is repeated for up to ``read_timeout`` seconds before the POST is sent again.
+        the lookup is repeated for up to ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the
+        POST is sent again.
         """
         if if_exists not in ("reuse", "fail"):
             raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
@@ -324,17 +327,18 @@ class FlowServiceClient:
     def _find_settled(
         self, collection: str, match: Mapping[str, str], unanswered_at: float | None
     ) -> list[dict[str, Any]]:
-        """``find``; after an unanswered create, keep looking until ``read_timeout`` has passed since then.
+        """``find``; after an unanswered create, keep looking for ``RECONCILE_WINDOW_FACTOR * read_timeout``.
 
         A create that timed out on our side can still be committed by AEP a moment later. Re-sending it
-        as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for as
-        long as we were willing to wait for the answer. (A create that AEP commits even later than that
-        can still end up twice; see docs/reliability.md.)
+        as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for
+        twice as long as we were willing to wait for the answer: a create AEP commits up to three read
+        timeouts after it was sent is found. (One committed even later can still end up twice; see
+        docs/reliability.md.)
         """
         found = self.find(collection, match)
         if found or unanswered_at is None:
             return found
-        settle = float(self.settings.read_timeout)
+        settle = RECONCILE_WINDOW_FACTOR * float(self.settings.read_timeout)
         interval = min(max(settle / 5, 0.05), 5.0)
         sleep = self.retry.sleep or time.sleep
         slept = 0.0

@@ -60,8 +60,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
+RETRIES_EXHAUSTED = "aep_retries_exhausted"
+"""Attribute set on an error that was already retried where it happened (the IMS token request): an outer
+retry loop must not repeat it, or every attempt of the Platform call would re-run all the token attempts."""
+
+
+def mark_retries_exhausted(exc: BaseException) -> None:
+    setattr(exc, RETRIES_EXHAUSTED, True)
+
+
 def is_transient(exc: BaseException, statuses: frozenset[int]) -> bool:
     """An error worth another attempt of an idempotent request."""
+    if getattr(exc, RETRIES_EXHAUSTED, False):
+        return False
     if isinstance(exc, AEPTransportError):
         return True
     return isinstance(exc, AEPAPIError) and exc.status in statuses
@@ -69,6 +80,8 @@ def is_transient(exc: BaseException, statuses: frozenset[int]) -> bool:
 
 def is_safe_to_resend_create(exc: BaseException) -> bool:
     """A create may be re-sent only if the server certainly did not act on it."""
+    if getattr(exc, RETRIES_EXHAUSTED, False):
+        return False
     if isinstance(exc, AEPRateLimitError):
         return True
     return isinstance(exc, AEPTransportError) and not exc.sent

@@ -1,0 +1,216 @@
+"""A fast stand-in for Airflow's task runner, for running the onboarding pipeline hundreds of times.
+
+It runs the same operators as ``dags_examples/hubspot_onboarding.py`` in the DAG's order (base connection →
+explore → one source connection per table → target connection → one dataflow per table → run → wait),
+each task with Airflow's retry semantics: an exception fails the try, a *fresh* operator instance is built
+for the next try (nothing carries over in memory, as with a new worker process), up to ``retries`` times;
+``AirflowFailException`` (e.g. a failed dataflow run) is not retried; a task whose tries are exhausted stops
+the pipeline, as ``upstream_failed`` would. XCom values are passed on like ``.output`` references.
+
+The only test-specific parts: the hook is given a :class:`RetryPolicy` with short back-offs (the decisions are
+the production ones; only the waits are shorter) whose sleeps are counted, and the sensor is driven by
+``poke()`` in a loop with a deadline instead of Airflow's sensor loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_aep.client.http import RetryPolicy
+from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
+
+DATASET_ID = "5ed5639d798a22191b6987b2"
+SCHEMA_ID = "https://ns.adobe.com/tenant/schemas/0123456789abcdef"
+DELTA_COLUMN = "Updated_At"
+SENSOR_DEADLINE = 15.0
+
+
+class RecordingTI:
+    """The part of the RuntimeTaskInstance the operators use: ``xcom_push``."""
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = value
+
+
+class SleepRecorder:
+    """``RetryPolicy.sleep``: really sleeps (so the timing stays real) and counts client-level retries."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        time.sleep(seconds)
+
+
+def fast_policy(sleep: Callable[[float], Any]) -> RetryPolicy:
+    """The production policy (5 attempts, same retryable statuses, Retry-After honoured) with short back-offs."""
+    return RetryPolicy(initial_backoff=0.01, max_backoff=0.05, max_delay=20.0, sleep=sleep)
+
+
+@dataclass
+class TaskFailure:
+    task: str
+    try_number: int
+    error: BaseException
+
+    def describe(self) -> str:
+        return f"{self.task} (try {self.try_number}): {type(self.error).__name__}: {self.error}"
+
+
+class PipelineFailed(Exception):
+    """A task failed on its last try; ``error`` is what the task raised (what Airflow would log)."""
+
+    def __init__(self, task: str, error: BaseException) -> None:
+        self.task = task
+        self.error = error
+        super().__init__(f"task {task} failed: {type(error).__name__}: {error}")
+
+
+@dataclass
+class PipelineResult:
+    base_connection_id: str | None = None
+    tables: list[str] = field(default_factory=list)
+    source_connection_ids: dict[str, str] = field(default_factory=dict)
+    target_connection_id: str | None = None
+    flow_ids: dict[str, str] = field(default_factory=dict)
+    run_ids: dict[str, str] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failure: PipelineFailed | None = None
+    failed_tries: list[TaskFailure] = field(default_factory=list)
+    task_retries: int = 0
+    client_retries: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+class FastTaskRunner:
+    """Runs one task: fresh operator per try, Airflow retry semantics, fast hook."""
+
+    def __init__(self, *, retries: int, result: PipelineResult, policy: RetryPolicy) -> None:
+        self.retries = retries
+        self.result = result
+        self.policy = policy
+
+    def _prepare(self, op: Any) -> Any:
+        op.__dict__["hook"] = AEPFlowServiceHook(aep_conn_id=op.aep_conn_id, retry=self.policy)
+        return op
+
+    @staticmethod
+    def _execute(op: Any, context: dict[str, Any]) -> Any:
+        if hasattr(op, "poke"):
+            deadline = time.monotonic() + SENSOR_DEADLINE
+            while True:
+                done = op.poke(context)
+                if done:
+                    return done.xcom_value
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{op.task_id}: the run did not finish within {SENSOR_DEADLINE} s")
+                time.sleep(0.01)
+        return op.execute(context)
+
+    def run(self, task: str, factory: Callable[[], Any]) -> Any:
+        for try_number in range(1, self.retries + 2):
+            op = self._prepare(factory())
+            try:
+                return self._execute(op, {"ti": RecordingTI()})
+            except Exception as err:
+                self.result.failed_tries.append(TaskFailure(task, try_number, err))
+                if isinstance(err, AirflowFailException) or try_number > self.retries:
+                    raise PipelineFailed(task, err) from err
+                self.result.task_retries += 1
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def run_onboarding(
+    *,
+    connection_name: str,
+    tables: list[str],
+    retries: int = 3,
+    policy: RetryPolicy | None = None,
+    between_tasks: Callable[[str], None] | None = None,
+) -> PipelineResult:
+    """Run the onboarding pipeline once; never raises for a task failure (see ``result.failure``)."""
+    from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator
+    from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator
+    from airflow_provider_aep.operators.flows import CreateDataflowOperator
+    from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
+    from airflow_provider_aep.operators.source_connections import CreateSourceConnectionOperator
+    from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
+    from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
+
+    result = PipelineResult()
+    sleeps = SleepRecorder()
+    runner = FastTaskRunner(retries=retries, result=result, policy=policy or fast_policy(sleeps))
+    hook_point = between_tasks or (lambda task: None)
+
+    def step(task: str, factory: Callable[[], Any]) -> Any:
+        hook_point(task)
+        return runner.run(task, factory)
+
+    try:
+        base = step(
+            "create_base_connection",
+            lambda: CreateHubSpotConnectionOperator(task_id="create_base_connection", name=connection_name),
+        )
+        result.base_connection_id = base
+        paths = step(
+            "explore_tables",
+            lambda: AEPExploreConnectionOperator(
+                task_id="explore_tables", base_connection_id=base, table_filter=list(tables), return_paths=True
+            ),
+        )
+        result.tables = list(paths)
+        for index, path in enumerate(paths):
+            result.source_connection_ids[path] = step(
+                f"create_source_connection[{index}]",
+                lambda path=path: CreateSourceConnectionOperator(
+                    task_id="create_source_connection", base_connection_id=base, table_path=path
+                ),
+            )
+        target = step(
+            "create_target_connection",
+            lambda: CreateTargetConnectionOperator(
+                task_id="create_target_connection", dataset_id=DATASET_ID, schema_id=SCHEMA_ID
+            ),
+        )
+        result.target_connection_id = target
+        for index, path in enumerate(paths):
+            source = result.source_connection_ids[path]
+            result.flow_ids[path] = step(
+                f"create_dataflow[{index}]",
+                lambda source=source: CreateDataflowOperator(
+                    task_id="create_dataflow",
+                    source_connection_ids=source,
+                    target_connection_id=target,
+                    delta_column=DELTA_COLUMN,
+                    schedule={"frequency": "once"},
+                ),
+            )
+        for index, path in enumerate(paths):
+            flow = result.flow_ids[path]
+            result.run_ids[path] = step(
+                f"trigger_run[{index}]", lambda flow=flow: TriggerFlowRunOperator(task_id="trigger_run", flow_id=flow)
+            )
+        for index, path in enumerate(paths):
+            run_id = result.run_ids[path]
+            result.runs[path] = step(
+                f"wait_for_run[{index}]",
+                lambda run_id=run_id: AEPFlowRunSensor(
+                    task_id="wait_for_run", run_id=run_id, deferrable=False, poke_interval=0
+                ),
+            )
+    except PipelineFailed as failure:
+        result.failure = failure
+    result.client_retries = len(sleeps.waits)
+    return result
