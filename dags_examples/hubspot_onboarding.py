@@ -43,6 +43,8 @@ with DAG(
     catchup=False,
     doc_md=__doc__,
     tags=["aep", "hubspot"],
+    # Every task is safe to retry: creates look up before they POST, runs are reconciled, deletes accept 404.
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "connection_name": Param("HubSpot (Airflow onboarding)", type="string", minLength=1),
         "tables": Param(

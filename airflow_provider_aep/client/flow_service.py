@@ -287,11 +287,8 @@ class FlowServiceClient:
     ) -> CreatedResource:
         """Create unless a resource with the natural key ``match`` exists; safe to call again after a crash.
 
-        After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
-        the next attempt looks the resource up first and only re-sends the POST if it is not there. When
-        no answer came at all (timeout, dropped connection), AEP may still be processing the create, so
-        the lookup is repeated for up to ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the
-        POST is sent again.
+        A failed POST is re-sent only after a lookup by ``match`` shows it was not committed
+        (:meth:`_create_reconciled`).
         """
         if if_exists not in ("reuse", "fail"):
             raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
@@ -306,17 +303,37 @@ class FlowServiceClient:
             log.info("Reusing existing %s %s (matched %s)", collection, existing[0]["id"], dict(match))
             return CreatedResource.from_resource(existing[0], created=False)
 
+        def lookup() -> CreatedResource | None:
+            found = self.find(collection, match)
+            return CreatedResource.from_resource(found[0], created=True) if found else None
+
+        return self._create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
+
+    def _create_reconciled(
+        self,
+        post: Callable[[], CreatedResource],
+        lookup: Callable[[], CreatedResource | None],
+        *,
+        what: str,
+    ) -> CreatedResource:
+        """POST with retries where each re-send after an ambiguous failure is preceded by ``lookup``.
+
+        After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
+        the next attempt looks the resource up first and only re-sends the POST if it is not there. When
+        no answer came at all, AEP may still be processing the create, so the lookup is repeated for up to
+        ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the POST is sent again.
+        """
         uncertain = False
         unanswered_at: float | None = None  # when a create went unanswered (it may still be in progress)
         for attempt in Retrying(**self.retry.tenacity_kwargs()):
             with attempt:
                 if uncertain:
-                    found = self._find_settled(collection, match, unanswered_at)
-                    if found:
-                        log.info("The earlier create of %s %s was committed; using it", collection, found[0]["id"])
-                        return CreatedResource.from_resource(found[0], created=True)
+                    found = self._settled(lookup, unanswered_at, what=what)
+                    if found is not None:
+                        log.info("The earlier create of %s %s was committed; using it", what, found.id)
+                        return found
                 try:
-                    return self._post(collection, body)
+                    return post()
                 except AEPError as exc:
                     if not is_safe_to_resend_create(exc):
                         uncertain = True
@@ -324,10 +341,10 @@ class FlowServiceClient:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _find_settled(
-        self, collection: str, match: Mapping[str, str], unanswered_at: float | None
-    ) -> list[dict[str, Any]]:
-        """``find``; after an unanswered create, keep looking for ``RECONCILE_WINDOW_FACTOR * read_timeout``.
+    def _settled(
+        self, lookup: Callable[[], CreatedResource | None], unanswered_at: float | None, *, what: str
+    ) -> CreatedResource | None:
+        """``lookup``; after an unanswered create, keep looking for ``RECONCILE_WINDOW_FACTOR * read_timeout``.
 
         A create that timed out on our side can still be committed by AEP a moment later. Re-sending it
         as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for
@@ -335,23 +352,23 @@ class FlowServiceClient:
         timeouts after it was sent is found. (One committed even later can still end up twice; see
         docs/reliability.md.)
         """
-        found = self.find(collection, match)
-        if found or unanswered_at is None:
+        found = lookup()
+        if found is not None or unanswered_at is None:
             return found
         settle = RECONCILE_WINDOW_FACTOR * float(self.settings.read_timeout)
         interval = min(max(settle / 5, 0.05), 5.0)
         sleep = self.retry.sleep or time.sleep
         slept = 0.0
-        while not found:
+        while found is None:
             remaining = settle - max(time.monotonic() - unanswered_at, slept)
             if remaining <= 0:
                 break
             pause = min(interval, remaining)
             sleep(pause)
             slept += pause
-            found = self.find(collection, match)
-        if not found:
-            log.info("No %s matching %s appeared in %.1f s; sending the create again", collection, dict(match), settle)
+            found = lookup()
+        if found is None:
+            log.info("No new %s appeared in %.1f s; sending the create again", what, settle)
         return found
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
@@ -495,9 +512,23 @@ class FlowServiceClient:
         return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)
 
     # ------------------------------------------------------------------ runs
-    def create_run(self, flow_id: str, params: Mapping[str, Any]) -> CreatedResource:
-        """On-demand run of a ``once`` flow; accepts each of the three documented response shapes."""
-        return self.create("runs", {"flowId": flow_id, "params": dict(params)})
+    def create_run(
+        self, flow_id: str, params: Mapping[str, Any], *, known_latest: str | None = None
+    ) -> CreatedResource:
+        """On-demand run of a ``once`` flow; accepts each of the three documented response shapes.
+
+        Runs have no name to look up, so after an ambiguous failure a newest run of the flow other than
+        ``known_latest`` (the newest run id before the POST; None if it had none) is taken as this one.
+        """
+        body = {"flowId": flow_id, "params": dict(params)}
+
+        def lookup() -> CreatedResource | None:
+            latest = self.latest_run(flow_id)
+            if latest is None or latest.id == known_latest:
+                return None
+            return CreatedResource(id=latest.id, created=True)
+
+        return self._create_reconciled(lambda: self._post("runs", body), lookup, what="runs")
 
     def get_run(self, run_id: str) -> FlowRun:
         return FlowRun.from_api(self.get_resource("runs", run_id), url=f"/runs/{run_id}")

@@ -84,12 +84,12 @@ class TriggerFlowRunOperator(AEPBaseOperator):
             raise AEPInvalidArgumentError(
                 self.task_id, "flow_id", f"{flow_id} is scheduled {frequency!r}; on-demand runs need a 'once' dataflow"
             )
-        active = client.latest_run(flow_id) if self.reuse_active_run else None
-        if active is not None and active.phase == "running":
-            run_id = active.id
-            self.log.info("Flow %s already has run %s %s; not starting another", flow_id, run_id, active.status)
+        latest = client.latest_run(flow_id)
+        if self.reuse_active_run and latest is not None and latest.phase == "running":
+            run_id = latest.id
+            self.log.info("Flow %s already has run %s %s; not starting another", flow_id, run_id, latest.status)
         else:
-            run_id = client.create_run(flow_id, params).id
+            run_id = client.create_run(flow_id, params, known_latest=latest.id if latest else None).id
             self.log.info("Started run %s of flow %s", run_id, flow_id)
         settings = self.hook.settings
         AEPFlowRunLink.persist(

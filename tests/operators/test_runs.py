@@ -101,9 +101,22 @@ def test_an_active_run_is_returned_instead_of_starting_another(once_flow, contex
 
 
 def test_reuse_active_run_can_be_turned_off(once_flow, context):
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [RUNNING], "_links": {}})
     once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
     assert trigger(reuse_active_run=False).execute(context) == "run-1"
-    assert not [c for c in once_flow.calls if c.request.method == "GET" and "/runs?" in c.request.url]
+    assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
+
+
+def test_a_run_whose_answer_was_lost_is_found_not_started_twice(once_flow, context):
+    import requests
+
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [DONE], "_links": {}})
+    once_flow.add(responses.POST, FS + "/runs", status=502, json={"title": "Bad Gateway"})
+    new_run = {"id": "run-9", "flowId": "flow-1", "createdAt": 9, "metrics": {"statusSummary": {"status": "scheduled"}}}
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [new_run], "_links": {}})
+    once_flow.add(responses.POST, FS + "/runs", body=requests.ConnectionError("must not be re-sent"))
+    assert trigger().execute(context) == "run-9"
+    assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
 
 
 # --------------------------------------------------------------------------- against the emulator
@@ -115,6 +128,16 @@ def test_emulator_on_demand_runs(emulator, context, pipeline):
     assert second != first
     runs = {r["id"] for r in emulator.control.state()["runs"] if r["flowId"] == pipeline["flow"]}
     assert {first, second} <= runs
+
+
+def test_emulator_dropped_run_create_is_reconciled(emulator, context, pipeline):
+    emulator.control.advance_clock(60)  # let the flow's own 'once' run finish
+    emulator.control.add_fault(method="POST", path=".*/runs", count=1, action="commit_then_drop")
+    run_id = trigger(flow_id=pipeline["flow"]).execute(context)
+    posts = emulator.control.journal(method="POST", path=".*/runs")
+    assert len(posts) == 1
+    on_demand = [r for r in emulator.control.state()["runs"] if r["flowId"] == pipeline["flow"] and r.get("params")]
+    assert [r["id"] for r in on_demand] == [run_id]
 
 
 def test_emulator_rejects_nothing_we_send(emulator, context, pipeline):
