@@ -20,14 +20,16 @@ from tenacity import AsyncRetrying
 
 from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
 from airflow_provider_aep.client.config import AEPSettings
-from airflow_provider_aep.client.errors import AEPResponseError, AEPTransportError, Redactor, error_from_response
+from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
     latest_run_params,
+    parse_json_body,
     platform_headers,
+    raise_for_response,
     resolve_url,
-    retry_after_of,
+    transport_error,
 )
 from airflow_provider_aep.client.models import FlowRun, newest_run, unwrap_item
 
@@ -121,25 +123,10 @@ class AsyncFlowServiceClient:
         try:
             return await self.http.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
-            raise AEPTransportError(
-                f"{type(exc).__name__}: no response ({self.redact(str(exc))[:300]})",
-                method=method,
-                url=self.redact(url),
-                sent=_was_sent(exc),
-            ) from None
+            raise transport_error(exc, method=method, url=url, redact=self.redact, sent=_was_sent(exc)) from None
 
     def _raise_for_status(self, resp: httpx.Response, method: str, url: str) -> None:
-        if resp.status_code < 400:
-            return
-        raise error_from_response(
-            status=resp.status_code,
-            headers=resp.headers,
-            text=resp.text,
-            method=method,
-            url=url,
-            redact=self.redact,
-            retry_after=retry_after_of(resp.status_code, resp.headers),
-        )
+        raise_for_response(resp, method=method, url=url, redact=self.redact)
 
     async def _fetch_token(self) -> AccessToken:
         url = self.settings.token_url
@@ -201,18 +188,7 @@ class AsyncFlowServiceClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _json(self, resp: httpx.Response) -> Any:
-        if resp.status_code == 204 or not resp.content:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            snippet = self.redact(" ".join(resp.text.split())[:120])
-            raise AEPResponseError(
-                f"body is not JSON (starts with {snippet!r})",
-                method=resp.request.method,
-                url=self.redact(str(resp.url)),
-                status=resp.status_code,
-            ) from None
+        return parse_json_body(resp, method=resp.request.method, url=str(resp.url), redact=self.redact)
 
     # ------------------------------------------------------------------ resources
     async def get_resource(self, collection: str, resource_id: str) -> dict[str, Any]:

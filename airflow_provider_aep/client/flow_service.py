@@ -28,17 +28,18 @@ from airflow_provider_aep.client.errors import (
     AEPResponseError,
     AEPTransportError,
     Redactor,
-    error_from_response,
 )
 from airflow_provider_aep.client.http import (
     IDEMPOTENT_METHODS,
     RetryPolicy,
     is_safe_to_resend_create,
     latest_run_params,
+    parse_json_body,
     platform_headers,
     property_filter,
+    raise_for_response,
     resolve_url,
-    retry_after_of,
+    transport_error,
 )
 from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
 
@@ -114,26 +115,10 @@ class FlowServiceClient:
         try:
             return self.session.request(method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
-            reason = type(exc).__name__
-            raise AEPTransportError(
-                f"{reason}: no response ({self.redact(str(exc))[:300]})",
-                method=method,
-                url=self.redact(url),
-                sent=_was_sent(exc),
-            ) from None
+            raise transport_error(exc, method=method, url=url, redact=self.redact, sent=_was_sent(exc)) from None
 
     def _raise_for_status(self, resp: requests.Response, method: str, url: str) -> None:
-        if resp.status_code < 400:
-            return
-        raise error_from_response(
-            status=resp.status_code,
-            headers=resp.headers,
-            text=resp.text,
-            method=method,
-            url=url,
-            redact=self.redact,
-            retry_after=retry_after_of(resp.status_code, resp.headers),
-        )
+        raise_for_response(resp, method=method, url=url, redact=self.redact)
 
     def _fetch_token(self) -> AccessToken:
         url = self.settings.token_url
@@ -194,18 +179,7 @@ class FlowServiceClient:
         return Retrying(**self.retry.tenacity_kwargs())(call)
 
     def _json(self, resp: requests.Response) -> Any:
-        if resp.status_code == 204 or not resp.content:
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            snippet = self.redact(" ".join(resp.text.split())[:120])
-            raise AEPResponseError(
-                f"body is not JSON (starts with {snippet!r})",
-                method=resp.request.method or "",
-                url=self.redact(resp.url),
-                status=resp.status_code,
-            ) from None
+        return parse_json_body(resp, method=resp.request.method or "", url=resp.url, redact=self.redact)
 
     # ------------------------------------------------------------------ generic resource verbs
     def get_resource(self, collection: str, resource_id: str) -> dict[str, Any]:

@@ -8,12 +8,13 @@ server provably did not process them (429, or a connection that was never establ
 from __future__ import annotations
 
 import email.utils
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from tenacity import (
@@ -25,7 +26,14 @@ from tenacity import (
 )
 
 from airflow_provider_aep.client.config import FLOW_SERVICE_PATH
-from airflow_provider_aep.client.errors import AEPAPIError, AEPRateLimitError, AEPResponseError, AEPTransportError
+from airflow_provider_aep.client.errors import (
+    AEPAPIError,
+    AEPRateLimitError,
+    AEPResponseError,
+    AEPTransportError,
+    Redactor,
+    error_from_response,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.config import AEPSettings
@@ -190,3 +198,47 @@ def property_filter(key: str, value: str) -> str:
 def latest_run_params(flow_id: str) -> dict[str, Any]:
     """Query of ``GET /runs`` for the newest run of a flow (shared by the sync client and the trigger)."""
     return {"property": property_filter("flowId", flow_id), "orderby": "-createdAt", "limit": 1}
+
+
+class ResponseLike(Protocol):
+    """What both ``requests.Response`` and ``httpx.Response`` offer; the helpers below need nothing else."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    text: str
+    content: bytes
+
+
+def raise_for_response(resp: ResponseLike, *, method: str, url: str, redact: Redactor) -> None:
+    """Raise the typed error of an HTTP error response (any transport)."""
+    if resp.status_code < 400:
+        return
+    raise error_from_response(
+        status=resp.status_code,
+        headers=resp.headers,
+        text=resp.text,
+        method=method,
+        url=url,
+        redact=redact,
+        retry_after=retry_after_of(resp.status_code, resp.headers),
+    )
+
+
+def parse_json_body(resp: ResponseLike, *, method: str, url: str, redact: Redactor) -> Any:
+    """The parsed body of a 2xx response (None when empty); HTML or truncated JSON is a typed error."""
+    if resp.status_code == 204 or not resp.content:
+        return None
+    try:
+        return json.loads(resp.text)
+    except ValueError:
+        snippet = redact(" ".join(resp.text.split())[:120])
+        raise AEPResponseError(
+            f"body is not JSON (starts with {snippet!r})", method=method, url=redact(url), status=resp.status_code
+        ) from None
+
+
+def transport_error(exc: Exception, *, method: str, url: str, redact: Redactor, sent: bool) -> AEPTransportError:
+    """The error for a request that got no response; the library's text is redacted and bounded."""
+    return AEPTransportError(
+        f"{type(exc).__name__}: no response ({redact(str(exc))[:300]})", method=method, url=redact(url), sent=sent
+    )
