@@ -70,19 +70,20 @@ FINDINGS = """\
   already loads that module (and `httpx`, `tenacity`), so the import adds nothing. `requests` is not
   loaded by any operator, sensor, link or hook module at import time (hooks import the client, and with it
   `requests`, only when a task first uses it); the emulator is never imported outside tests and benchmarks.
-* **Parse ratio above 1.05x, not changed (reported to the lead)**: the cold-parse gap is the provider's
-  module imports (a few ms of dataclass and operator-class creation, `client/models.py` being the largest)
-  plus per-task construction. Airflow wraps every `__init__` of an operator's class hierarchy and deep-copies
-  the DAG's `params` in each wrapper, so a 3-4 level hierarchy (e.g. `CreateHubSpotConnectionOperator` ->
-  `CreateConnectionOperator` -> `AEPBaseOperator` -> `BaseOperator`) pays that copy 3-4 times per task
-  where `EmptyOperator` pays it once. Flattening the hierarchy or moving constants out of `client/models.py`
-  would touch most operator modules, which is beyond a minimal fix.
-* **Calls above the API minimum, not changed (reported to the lead)**: `create_dataflow` reads each source
-  and the target connection (to check their specs against the flow spec and to derive the default name)
-  and, when it reuses a flow, reads it again although the lookup already returned it (5 requests where 3,
-  or 2 on reuse, would do); `trigger_run` reads the flow to check it is scheduled `once` before looking for
-  a running run and posting (one extra GET). These are one-off requests per task, not per poll; the polling
-  paths are at the floor (one GET per poll, one token per process).
+* **Parse ratio above 1.05x: one wrapper layer removed, the rest is Airflow's per-operator cost.** Airflow
+  wraps every `__init__` of an operator's class hierarchy and deep-copies the DAG's `params` in each
+  wrapper. `AEPBaseOperator` no longer defines an `__init__` (each operator takes `aep_conn_id` itself), which
+  took the onboarding DAG from 33 to 28 params copies per parse and its load + serialise ratio from 1.24x to
+  1.19x. What remains is one wrapped `__init__` per operator (EmptyOperator has none of its own), the
+  provider's module imports (~6 ms cold, under the 10 ms target) and serialising richer operators (template
+  fields, extra links). 1.05x is not reachable for a DAG of real operators without giving up their own
+  constructors; the absolute cost is ~9 ms per 13-task DAG.
+* **Calls above the API minimum**: `create_dataflow` reads each source and the target connection to check
+  their connection specs against the flow spec before it POSTs (a clear error instead of AEP's), and
+  `trigger_run` reads the flow to check it is scheduled `once` and the newest run (to reuse a running run and
+  to reconcile an unanswered `POST /runs`). A reused dataflow is no longer read again (the lookup's item is
+  kept). These are one-off requests per task; the polling paths are at the floor (one GET per poll, one
+  token per process).
 """
 
 
