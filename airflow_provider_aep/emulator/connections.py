@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from . import catalog, hubspot
@@ -250,23 +251,7 @@ def _inherited(ctx: Ctx, base_id: str | None) -> dict[str, Any]:
 
 
 def create_source_connection(req: Request, ctx: Ctx) -> Response:
-    ensure_no_query(req.query)
-    body = res.require_object(req.json())
-    res.reject_state(body)
-    validate_request(body, "source_connection_create")
-    spec = _check_source(ctx, body)
-    fields: dict[str, Any] = {"name": body["name"]}
-    if "description" in body:
-        fields["description"] = body["description"]
-    if body.get("baseConnectionId"):
-        fields["baseConnectionId"] = body["baseConnectionId"]
-    fields["data"] = copy.deepcopy(body["data"])
-    fields["params"] = copy.deepcopy(body.get("params", {}))
-    fields["connectionSpec"] = _spec_ref(spec, body["connectionSpec"])
-    fields["inheritedAttributes"] = _inherited(ctx, body.get("baseConnectionId"))
-    resource = res.build(ctx, fields)
-    ctx.store["sourceConnections"].add(resource)
-    return res.id_etag(resource, 201)
+    return _create_data_connection(req, ctx, "sourceConnections", _check_source)
 
 
 # -- target connections -----------------------------------------------------------------------------
@@ -282,29 +267,37 @@ def _check_target(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_target_connection(req: Request, ctx: Ctx) -> Response:
+    return _create_data_connection(req, ctx, "targetConnections", _check_target)
+
+
+# -- shared source/target handlers ------------------------------------------------------------------
+_SCHEMAS = {"sourceConnections": "source_connection_create", "targetConnections": "target_connection_create"}
+_KEY_FOR = {"sourceConnections": "sourceConnectionIds", "targetConnections": "targetConnectionIds"}
+
+
+def _create_data_connection(
+    req: Request, ctx: Ctx, collection: str, check: Callable[[Ctx, dict[str, Any]], dict[str, Any]]
+) -> Response:
+    """POST of a source or target connection: validate, check against its spec, store."""
     ensure_no_query(req.query)
     body = res.require_object(req.json())
     res.reject_state(body)
-    validate_request(body, "target_connection_create")
-    spec = _check_target(ctx, body)
+    validate_request(body, _SCHEMAS[collection])
+    spec = check(ctx, body)
     fields: dict[str, Any] = {"name": body["name"]}
     if "description" in body:
         fields["description"] = body["description"]
     if body.get("baseConnectionId"):
         fields["baseConnectionId"] = body["baseConnectionId"]
     fields["data"] = copy.deepcopy(body["data"])
-    fields["params"] = copy.deepcopy(body["params"])
+    fields["params"] = copy.deepcopy(body.get("params", {}))
     fields["connectionSpec"] = _spec_ref(spec, body["connectionSpec"])
-    if body.get("baseConnectionId"):
-        fields["inheritedAttributes"] = _inherited(ctx, body["baseConnectionId"])
+    # Source connections always carry inheritedAttributes (empty without a base connection).
+    if collection == "sourceConnections" or body.get("baseConnectionId"):
+        fields["inheritedAttributes"] = _inherited(ctx, body.get("baseConnectionId"))
     resource = res.build(ctx, fields)
-    ctx.store["targetConnections"].add(resource)
+    ctx.store[collection].add(resource)
     return res.id_etag(resource, 201)
-
-
-# -- shared source/target handlers ------------------------------------------------------------------
-_SCHEMAS = {"sourceConnections": "source_connection_create", "targetConnections": "target_connection_create"}
-_KEY_FOR = {"sourceConnections": "sourceConnectionIds", "targetConnections": "targetConnectionIds"}
 
 
 def list_data_connections(req: Request, ctx: Ctx, collection: str) -> Response:
