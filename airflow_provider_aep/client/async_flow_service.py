@@ -147,14 +147,7 @@ class AsyncFlowServiceClient:
         for attempt in (1, 2):
             token = await self.auth.atoken(self._fetch_token)
             await self._mask_pending()
-            all_headers = platform_headers(
-                token=token,
-                client_id=self.settings.client_id,
-                org_id=self.settings.org_id,
-                sandbox=self.settings.sandbox_name,
-                write=json_body is not None,
-            )
-            all_headers.update(headers or {})
+            all_headers = platform_headers(self.settings, token=token, body=json_body, extra=headers)
             content = json.dumps(json_body) if json_body is not None else None
             resp = await self._send(method, url, params=params, content=content, headers=all_headers)
             if resp.status_code == 401 and attempt == 1:

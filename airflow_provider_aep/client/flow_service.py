@@ -140,14 +140,7 @@ class FlowServiceClient:
         """One request; a 401 drops the token and is retried once with a fresh one."""
         for attempt in (1, 2):
             token = self.auth.token()
-            all_headers = platform_headers(
-                token=token,
-                client_id=self.settings.client_id,
-                org_id=self.settings.org_id,
-                sandbox=self.settings.sandbox_name,
-                write=json_body is not None,
-            )
-            all_headers.update(headers or {})
+            all_headers = platform_headers(self.settings, token=token, body=json_body, extra=headers)
             data = json.dumps(json_body) if json_body is not None else None
             resp = self._send(method, url, params=params, data=data, headers=all_headers)
             if resp.status_code == 401 and attempt == 1:

@@ -143,18 +143,21 @@ class RetryPolicy:
         return kwargs
 
 
-def platform_headers(*, token: str, client_id: str, org_id: str, sandbox: str, write: bool) -> dict[str, str]:
+def platform_headers(
+    settings: AEPSettings, *, token: str, body: Any, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The five headers every Platform call needs (Content-Type only on requests with a body)."""
     headers = {
         "Authorization": f"Bearer {token}",
-        "x-api-key": client_id,
-        "x-gw-ims-org-id": org_id,
-        "x-sandbox-name": sandbox,
+        "x-api-key": settings.client_id,
+        "x-gw-ims-org-id": settings.org_id,
+        "x-sandbox-name": settings.sandbox_name,
         "Accept": "application/json",
         "User-Agent": USER_AGENT,
     }
-    if write:
+    if body is not None:
         headers["Content-Type"] = "application/json"
+    headers.update(extra or {})
     return headers
 
 
