@@ -18,6 +18,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_aep dags_examples tests benchmarks scripts
 	$(BIN)/ruff format --check airflow_provider_aep dags_examples tests benchmarks scripts
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix airflow_provider_aep dags_examples tests benchmarks scripts

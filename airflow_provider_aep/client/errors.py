@@ -151,7 +151,7 @@ def _code_and_message(body: Any) -> tuple[str | None, str | None, str | None]:
         body = body[0]
     if not isinstance(body, Mapping):
         return None, None, None
-    report = body.get("report") if isinstance(body.get("report"), Mapping) else {}
+    report: Mapping[str, Any] = body["report"] if isinstance(body.get("report"), Mapping) else {}
     code = body.get("error_code") or body.get("code") or body.get("error")
     if not code and isinstance(body.get("type"), str):
         match = _CODE_FROM_TYPE.search(body["type"].rsplit("/", 1)[-1])

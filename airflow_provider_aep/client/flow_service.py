@@ -212,7 +212,7 @@ class FlowServiceClient:
             if not isinstance(href, str) or not href or not body["items"] or href in seen:
                 return
             seen.add(href)
-            path, params = href, None  # the href carries every query parameter
+            path, params = href, {}  # the href carries every query parameter
 
     def count(self, collection: str, *, filters: Sequence[str] = ()) -> int:
         """``count=true`` (never combined with ``limit``, which AEP rejects with 1401-400)."""

@@ -206,10 +206,14 @@ def latest_run_params(flow_id: str) -> dict[str, Any]:
 class ResponseLike(Protocol):
     """What both ``requests.Response`` and ``httpx.Response`` offer; the helpers below need nothing else."""
 
-    status_code: int
-    headers: Mapping[str, str]
-    text: str
-    content: bytes
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
 
 
 def raise_for_response(resp: ResponseLike, *, method: str, url: str, redact: Redactor) -> None:

@@ -100,9 +100,9 @@ class FlowRun:
         records = dig(item, "metrics.recordSummary") or {}
         errors = []
         for source in (dig(item, "metrics.statusSummary.errors") or [], item.get("errors") or []):
-            for err in source if isinstance(source, list) else []:
-                if isinstance(err, Mapping):
-                    errors.append({"code": str(err.get("code", "")), "message": str(err.get("message", ""))})
+            for entry in source if isinstance(source, list) else []:
+                if isinstance(entry, Mapping):
+                    errors.append({"code": str(entry.get("code", "")), "message": str(entry.get("message", ""))})
         return cls(
             id=str(item["id"]),
             flow_id=item.get("flowId"),

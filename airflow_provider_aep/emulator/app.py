@@ -249,7 +249,7 @@ async def _drop(send: Send) -> None:
     """
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if cycle is None or transport is None:
         raise ConnectionAbortedError("emulator fault: drop (server without transport access)")
     cycle.disconnected = True
     transport.close()

@@ -123,7 +123,9 @@ def _as_number(value: Any) -> float | None:
 
 def _split_values(text: str) -> list[str]:
     """Split on commas outside double quotes and unquote each value."""
-    values, current, quoted = [], [], False
+    values: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in text:
         if char == '"':
             quoted = not quoted
@@ -280,8 +282,8 @@ def select(
         reverse=q.descending,
     )
     if q.after is not None:
-        after = list(q.after)
-        keyed = [kr for kr in keyed if (kr[0] < after if q.descending else kr[0] > after)]
+        after_key = list(q.after)
+        keyed = [kr for kr in keyed if (kr[0] < after_key if q.descending else kr[0] > after_key)]
     more = len(keyed) > q.limit
     keyed = keyed[: q.limit]
     return [r for _, r in keyed], (keyed[-1][0] if more and keyed else None)

@@ -188,7 +188,7 @@ class EmulatorState:
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            resources = Counter()
+            resources: Counter[str] = Counter()
             for store in self.stores.values():
                 for name, collection in store.collections.items():
                     resources[name] += len(collection)

@@ -32,7 +32,7 @@ def connection_extras(conn: Any, conn_type: str) -> dict[str, Any]:
     else:
         try:
             extras = json.loads(raw)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             raise AEPConnectionConfigError(conn.conn_id, "extra", f"is not valid JSON ({err.msg})") from None
     if not isinstance(extras, dict):
         raise AEPConnectionConfigError(conn.conn_id, "extra", "must be a JSON object")

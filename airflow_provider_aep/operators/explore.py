@@ -73,7 +73,7 @@ def parse_table_filter(task_id: str, value: Any) -> TableFilter | None:
         value = [value]
     if not isinstance(value, (list, tuple, set)):
         raise AEPInvalidArgumentError(task_id, "table_filter", f"must be a list of names or patterns, got {value!r}")
-    patterns = []
+    patterns: list[str | re.Pattern[str]] = []
     for item in value:
         if isinstance(item, re.Pattern):
             patterns.append(item)
@@ -184,7 +184,7 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
             "delta_column_candidates": delta_column_candidates(columns),
         }
         if self.preview:
-            rows = body.get("data") if isinstance(body.get("data"), list) else []
-            result["rows"] = rows[: self.preview_rows]
+            rows = body.get("data")
+            result["rows"] = rows[: self.preview_rows] if isinstance(rows, list) else []
         self.log.info("Table %s has %d columns", table, len(columns))
         return result

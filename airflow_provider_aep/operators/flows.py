@@ -76,7 +76,7 @@ def validate_schedule(task: BaseOperator, schedule: Mapping[str, Any] | None, *,
         return result
     interval = schedule.get("interval")
     minimum = MIN_MINUTE_INTERVAL if frequency == "minute" else 1
-    if not _integer(interval):
+    if not isinstance(interval, int) or isinstance(interval, bool):
         raise AEPInvalidArgumentError(
             task.task_id, arg, f"interval is required for frequency {frequency!r} as an integer, got {interval!r}"
         )
@@ -242,7 +242,7 @@ class CreateDataflowOperator(AEPBaseOperator):
         return result.id
 
     @staticmethod
-    def _default_name(sources: list[Mapping[str, Any]], target: Mapping[str, Any]) -> str:
+    def _default_name(sources: Sequence[Mapping[str, Any]], target: Mapping[str, Any]) -> str:
         """Derived from the connections' names, so a re-run finds the same dataflow."""
         first = str(sources[0].get("name") or sources[0]["id"])
         more = f" (+{len(sources) - 1})" if len(sources) > 1 else ""
