@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from . import connections, control_api, flows, gateway, ims, runs
+from . import catalog, control_api, data_prep, flow_service, gateway, ims, schema_registry
 from .config import EmulatorConfig
 from .errors import ApiError, attach_request_id, default_fault_body, flow_error, gateway_error
 from .faults import FaultRule
 from .messages import Request, Response
-from .resources import SERVICE_PREFIX, Ctx
+from .resources import Ctx
 from .state import EmulatorState
 
 log = logging.getLogger(__name__)
@@ -32,65 +32,14 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 IMS_TOKEN_PATH = "/ims/token/v3"
-_ID = r"(?P<resource_id>[^/]+)"
+
+#: The Platform services the emulator serves, each a module with ``PREFIX``, ``routes()``,
+#: ``unknown_endpoint(path)`` and ``method_not_allowed(method, path)`` (errors in that service's shape).
+SERVICES: tuple[Any, ...] = (flow_service, schema_registry, catalog, data_prep)
 
 
-def _data(collection: str, handler: Callable[..., Response]) -> Handler:
-    """Bind a shared source/target connection handler to its collection."""
-
-    def bound(req: Request, ctx: Ctx, **params: str) -> Response:
-        return handler(req, ctx, collection, **params)
-
-    return bound
-
-
-def _routes() -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
-    table: list[tuple[str, dict[str, Handler]]] = [
-        (
-            "/connections",
-            {"GET": connections.list_connections, "POST": connections.create_connection},
-        ),
-        (
-            f"/connections/{_ID}",
-            {
-                "GET": connections.get_connection,
-                "PATCH": connections.patch_connection,
-                "DELETE": connections.delete_connection,
-            },
-        ),
-        (f"/connections/{_ID}/test", {"GET": connections.test_connection}),
-        (f"/connections/{_ID}/explore", {"GET": connections.explore_connection}),
-        ("/connectionSpecs", {"GET": connections.list_connection_specs}),
-        ("/connectionSpecs/(?P<spec_id>[^/]+)", {"GET": connections.get_connection_spec}),
-        ("/flowSpecs", {"GET": flows.list_flow_specs}),
-        ("/flowSpecs/(?P<spec_id>[^/]+)", {"GET": flows.get_flow_spec}),
-        ("/flows", {"GET": flows.list_flows, "POST": flows.create_flow}),
-        (f"/flows/{_ID}", {"GET": flows.get_flow, "PATCH": flows.patch_flow, "DELETE": flows.delete_flow}),
-        (f"/flows/{_ID}/action", {"POST": flows.flow_action}),
-        ("/runs", {"GET": runs.list_runs, "POST": runs.create_run}),
-        (f"/runs/{_ID}", {"GET": runs.get_run}),
-    ]
-    for collection, create in (
-        ("sourceConnections", connections.create_source_connection),
-        ("targetConnections", connections.create_target_connection),
-    ):
-        table.append(
-            (
-                f"/{collection}",
-                {"GET": _data(collection, connections.list_data_connections), "POST": create},
-            )
-        )
-        table.append(
-            (
-                f"/{collection}/{_ID}",
-                {
-                    "GET": _data(collection, connections.get_data_connection),
-                    "PATCH": _data(collection, connections.patch_data_connection),
-                    "DELETE": _data(collection, connections.delete_data_connection),
-                },
-            )
-        )
-    return [(re.compile(re.escape(SERVICE_PREFIX) + pattern), methods) for pattern, methods in table]
+def _compile(service: Any) -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
+    return [(re.compile(re.escape(service.PREFIX) + pattern), methods) for pattern, methods in service.routes()]
 
 
 class EmulatorApp:
@@ -99,7 +48,7 @@ class EmulatorApp:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self.state = EmulatorState(self.config)
-        self.routes = _routes()
+        self.routes = {service.PREFIX: (service, _compile(service)) for service in SERVICES}
         self.on_startup: list[Callable[[], None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,9 +109,10 @@ class EmulatorApp:
             with self.state.lock:
                 if req.path == IMS_TOKEN_PATH:
                     return ims.token(self.state, req)
-                if req.path == SERVICE_PREFIX or req.path.startswith(SERVICE_PREFIX + "/"):
+                service = self._service_of(req.path)
+                if service is not None:
                     ctx = gateway.authenticate(self.state, req, request_id)
-                    return self._route(req, ctx)
+                    return self._route(req, ctx, service)
                 raise gateway_error(404, "404010", "Resource not found")
         except ApiError as exc:
             return Response(exc.status, attach_request_id(exc.body, request_id), exc.headers)
@@ -171,24 +121,23 @@ class EmulatorApp:
             error = flow_error("1102-500")
             return Response(500, attach_request_id(error.body, request_id))
 
-    def _route(self, req: Request, ctx: Ctx) -> Response:
-        for pattern, methods in self.routes:
+    def _service_of(self, path: str) -> Any:
+        for prefix, (service, _) in self.routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return service
+        return None
+
+    def _route(self, req: Request, ctx: Ctx, service: Any) -> Response:
+        relative = req.path[len(service.PREFIX) :]
+        for pattern, methods in self.routes[service.PREFIX][1]:
             match = pattern.fullmatch(req.path)
             if match is None:
                 continue
             handler = methods.get(req.method)
             if handler is None:
-                raise flow_error(
-                    "1100-405",
-                    f"Method {req.method} is not supported on {req.path[len(SERVICE_PREFIX) :]}.",
-                    title="Method not allowed",
-                )
+                raise service.method_not_allowed(req.method, relative)
             return handler(req, ctx, **match.groupdict())
-        raise flow_error(
-            "1101-404",
-            "The requested resource is not found. Error from flow provider: "
-            f"no endpoint {req.path[len(SERVICE_PREFIX) :]}.",
-        )
+        raise service.unknown_endpoint(relative)
 
     def _journal(self, req: Request, status: int, started: float, rule: FaultRule | None) -> None:
         self.state.record(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import catalog, hubspot
+from . import hubspot, specs
 from . import resources as res
 from .errors import flow_error
 from .messages import Request, Response
@@ -21,23 +21,23 @@ _SECRET_HINT = re.compile(r"secret|password|token|private|passphrase|key$", re.I
 
 # -- connection specs --------------------------------------------------------------------------------
 def list_connection_specs(req: Request, ctx: Ctx) -> Response:
-    return res.list_static(req, "connectionSpecs", list(catalog.CONNECTION_SPECS.values()))
+    return res.list_static(req, "connectionSpecs", list(specs.CONNECTION_SPECS.values()))
 
 
 def get_connection_spec(req: Request, ctx: Ctx, spec_id: str) -> Response:
     ensure_no_query(req.query)
-    spec = catalog.CONNECTION_SPECS.get(spec_id)
+    spec = specs.CONNECTION_SPECS.get(spec_id)
     if spec is None:
         raise flow_error(
             "1101-404",
             "The requested resource is not found. Error from flow provider: "
             f"Connection spec with id {spec_id} does not exist.",
         )
-    return res.items(catalog.public(spec))
+    return res.items(specs.public(spec))
 
 
 def _spec(spec_ref: dict[str, Any]) -> dict[str, Any]:
-    spec = catalog.CONNECTION_SPECS.get(spec_ref["id"])
+    spec = specs.CONNECTION_SPECS.get(spec_ref["id"])
     if spec is None:
         raise flow_error("1413-400", "The spec ID provided is invalid. Please provide a valid spec ID and try again.")
     return spec
@@ -53,8 +53,8 @@ def _masked(resource: dict[str, Any]) -> dict[str, Any]:
     doc = res.view(resource)
     auth = doc.get("auth")
     if isinstance(auth, dict) and isinstance(auth.get("params"), dict):
-        spec = catalog.CONNECTION_SPECS.get(doc["connectionSpec"]["id"], {})
-        secret_names = catalog.secret_param_names(spec, auth.get("specName"))
+        spec = specs.CONNECTION_SPECS.get(doc["connectionSpec"]["id"], {})
+        secret_names = specs.secret_param_names(spec, auth.get("specName"))
         params = {
             k: (MASK if (k in secret_names or _SECRET_HINT.search(k)) and v not in (None, "") else v)
             for k, v in auth["params"].items()
@@ -71,7 +71,7 @@ def _check_auth(spec: dict[str, Any], auth: Any) -> None:
         return
     if not isinstance(auth, dict):
         raise flow_error("1100-400", "Missing required field 'auth'.")
-    chosen = catalog.auth_spec(spec, auth["specName"])
+    chosen = specs.auth_spec(spec, auth["specName"])
     if chosen is None:
         raise flow_error(
             "1415-400",
@@ -167,7 +167,7 @@ def explore_connection(req: Request, ctx: Ctx, resource_id: str) -> Response:
     """HubSpot explore: ``root`` answers a bare array; ``table`` a schema, plus ``data`` with preview."""
     ensure_no_query(req.query, _EXPLORE_PARAMS)
     connection = res.lookup(ctx, "connections", resource_id)
-    spec = catalog.CONNECTION_SPECS.get(connection["connectionSpec"]["id"], {})
+    spec = specs.CONNECTION_SPECS.get(connection["connectionSpec"]["id"], {})
     object_type = (req.param("objectType") or "").lower()
     if not object_type:
         raise flow_error("1100-400", "Missing required query parameter 'objectType'.")

@@ -105,10 +105,40 @@ def content_type_error() -> ApiError:
 
 
 def attach_request_id(body: Any, request_id: str) -> Any:
-    """Fill ``report.request-id`` in a Flow Service error body (other shapes are returned unchanged)."""
+    """Stamp the request id into an error body: ``report.request-id`` (Flow Service) or
+    ``report.registryRequestId`` (Schema Registry); other shapes are returned unchanged."""
     if isinstance(body, dict) and isinstance(body.get("report"), dict):
-        body["report"]["request-id"] = request_id
+        key = "registryRequestId" if "registryRequestId" in body["report"] else "request-id"
+        body["report"][key] = request_id
     return body
+
+
+XDM_ERROR_TYPE = "http://ns.adobe.com/aep/errors/{code}"
+
+
+def xdm_error(code: str, title: str, detail: str, *, sub_errors: list[dict[str, Any]] | None = None) -> ApiError:
+    """A Schema Registry error (``XDM-1521-400`` style, notes §1.11); the status is the code's suffix."""
+    status = int(code.rsplit("-", 1)[1])
+    body = {
+        "type": XDM_ERROR_TYPE.format(code=code),
+        "title": title,
+        "status": status,
+        "report": {
+            "registryRequestId": None,
+            "timestamp": None,
+            "detailed-message": detail,
+            "sub-errors": list(sub_errors or []),
+        },
+        "detail": detail,
+    }
+    return ApiError(status, body)
+
+
+def platform_error(status: int, title: str, detail: str, **extra: Any) -> ApiError:
+    """The generic Platform error document (Catalog and Data Prep document no bodies of their own)."""
+    return ApiError(
+        status, {"type": "/placeholder/type/uri", "status": status, "title": title, "detail": detail, **extra}
+    )
 
 
 def default_fault_body(status: int, path: str) -> Any:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import catalog, runs
 from . import resources as res
+from . import runs, specs
 from .errors import flow_error
 from .messages import Request, Response
 from .query import ensure_no_query
@@ -29,19 +29,19 @@ _FLOW_IMMUTABLE = {
 
 # -- flow specs -------------------------------------------------------------------------------------
 def list_flow_specs(req: Request, ctx: Ctx) -> Response:
-    return res.list_static(req, "flowSpecs", list(catalog.FLOW_SPECS.values()))
+    return res.list_static(req, "flowSpecs", list(specs.FLOW_SPECS.values()))
 
 
 def get_flow_spec(req: Request, ctx: Ctx, spec_id: str) -> Response:
     ensure_no_query(req.query)
-    spec = catalog.FLOW_SPECS.get(spec_id)
+    spec = specs.FLOW_SPECS.get(spec_id)
     if spec is None:
         raise flow_error(
             "1101-404",
             f"The requested resource is not found. Error from flow provider: Flow spec with id {spec_id} does "
             "not exist.",
         )
-    return res.items(catalog.public(spec))
+    return res.items(specs.public(spec))
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def _check_transformations(spec: dict[str, Any], transformations: list[dict[str,
 
 def _check_flow(ctx: Ctx, doc: dict[str, Any], schedule: dict[str, Any]) -> tuple[dict, dict]:
     """Validate a flow document; returns its flow spec and ``inheritedAttributes``."""
-    spec = catalog.FLOW_SPECS.get(doc["flowSpec"]["id"])
+    spec = specs.FLOW_SPECS.get(doc["flowSpec"]["id"])
     if spec is None:
         raise flow_error("1413-400", "The spec ID provided is invalid. Please provide a valid spec ID and try again.")
     inherited = _check_connections(ctx, spec, doc)

@@ -22,7 +22,11 @@ from .clock import Clock
 from .config import EmulatorConfig
 from .faults import FaultRegistry
 
-COLLECTIONS = ("connections", "sourceConnections", "targetConnections", "flows", "runs")
+FLOW_COLLECTIONS = ("connections", "sourceConnections", "targetConnections", "flows", "runs")
+SCHEMA_REGISTRY_COLLECTIONS = ("schemas", "fieldgroups", "descriptors")
+CATALOG_COLLECTIONS = ("dataSets", "batches")
+DATA_PREP_COLLECTIONS = ("mappingSets",)
+COLLECTIONS = FLOW_COLLECTIONS + SCHEMA_REGISTRY_COLLECTIONS + CATALOG_COLLECTIONS + DATA_PREP_COLLECTIONS
 
 
 class Collection:
@@ -77,6 +81,8 @@ class Store:
         self.scheduled_flows: set[str] = set()
         #: Runs that have not reached a terminal status yet.
         self.active_runs: set[str] = set()
+        #: Records that emulated ingestion landed: dataset id -> batch id -> records (Catalog batches hold counts).
+        self.landed: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     def __getitem__(self, name: str) -> Collection:
         return self.collections[name]

@@ -7,12 +7,12 @@ from typing import Any
 
 import requests
 
-from airflow_provider_aep.emulator import catalog
+from airflow_provider_aep.emulator import specs
 
-HUBSPOT = catalog.HUBSPOT_SPEC_ID
-DATA_LAKE = catalog.DATA_LAKE_SPEC_ID
-S3 = catalog.S3_SPEC_ID
-CRM_TO_AEP = catalog.CRM_TO_AEP_FLOW_SPEC_ID
+HUBSPOT = specs.HUBSPOT_SPEC_ID
+DATA_LAKE = specs.DATA_LAKE_SPEC_ID
+S3 = specs.S3_SPEC_ID
+CRM_TO_AEP = specs.CRM_TO_AEP_FLOW_SPEC_ID
 ORG = "0123456789ABCDEF01234567@AdobeOrg"
 FS = "/data/foundation/flowservice"
 CLIENT_ID = "test-client"

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from airflow_provider_aep.emulator import EmulatorConfig, EmulatorControl, EmulatorControlError
+from airflow_provider_aep.emulator.state import COLLECTIONS
 
 from .helpers import FS, HUBSPOT_AUTH, ORG
 
@@ -69,7 +70,7 @@ def test_state_across_sandboxes(emu, flow_client):
     prod.pipeline()
     dev.connection(name="dev-conn")
     state = emu.control.state()
-    assert set(state) == {"connections", "sourceConnections", "targetConnections", "flows", "runs"}
+    assert set(state) == set(COLLECTIONS)
     assert sorted(c["sandboxName"] for c in state["connections"]) == ["dev", "prod"]
     assert all(c["imsOrgId"] == ORG for c in state["connections"])
     assert len(state["flows"]) == 1 and len(state["sourceConnections"]) == 1

@@ -102,7 +102,7 @@ def test_unknown_endpoint_and_method(emu, fs):
     assert (missing.status_code, flow_error_code(missing)) == (404, "1101-404")
     wrong_method = fs.request("PUT", "/connections", json={"a": 1})
     assert wrong_method.status_code == 405
-    outside = requests.get(f"{emu.url}/data/foundation/catalog/dataSets", timeout=10)
+    outside = requests.get(f"{emu.url}/data/foundation/nothing/here", timeout=10)
     assert outside.status_code == 404
 
 
