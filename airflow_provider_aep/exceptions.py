@@ -39,3 +39,21 @@ class AEPFlowRunFailedError(AirflowFailException):
     def __init__(self, message: str, run: dict[str, Any] | None = None) -> None:
         self.run = run
         super().__init__(message)
+
+
+class AEPResourceMismatchError(AirflowFailException):
+    """A resource with the requested name exists but differs from what the task asks for.
+
+    Reusing it would silently ingest into the wrong place, and retrying cannot change it, hence
+    ``AirflowFailException``. The message names the resource, the differing field, and both values.
+    """
+
+    def __init__(self, task: str, resource: str, name: str, field: str, existing: Any, asked: Any) -> None:
+        self.resource = resource
+        self.field = field
+        self.existing = existing
+        self.asked = asked
+        super().__init__(
+            f"{task}: {resource} {name!r} exists with {field} {existing!r}, but this task asks for {asked!r}; "
+            f"rename the {resource} or fix the argument"
+        )

@@ -163,6 +163,10 @@ DEFAULT_LINK_TEMPLATES = {
     "base_connection_link": _UI_BASE + "/source/accounts/{id}",
     "dataflow_link": _UI_BASE + "/source/dataflows/{id}",
     "run_link": _UI_BASE + "/source/dataflows/{flow_id}/runs/{id}",
+    # Seen in Adobe-adjacent code only (target-side notes §6); configurable because it is not a contract.
+    "dataset_link": _UI_BASE + "/dataset/browse/{id}",
+    # Adobe documents no deep link to one schema: the Schemas workspace, with the $id to search for.
+    "schema_link": _UI_BASE + "/schema?search={id}",
 }
 _PLACEHOLDERS = (
     " Placeholders: {tenant} (ui_tenant, else the IMS org id), {org_id}, {sandbox} (the connection's sandbox), {id}"
@@ -204,6 +208,20 @@ LINK_CONFIG: dict[str, Any] = {
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["run_link"],
             },
+            "dataset_link": {
+                "description": "URL template of the 'AEP Dataset' link." + _PLACEHOLDERS + ".",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": None,
+                "default": DEFAULT_LINK_TEMPLATES["dataset_link"],
+            },
+            "schema_link": {
+                "description": "URL template of the 'AEP XDM Schema' link." + _PLACEHOLDERS + " (the schema $id).",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": None,
+                "default": DEFAULT_LINK_TEMPLATES["schema_link"],
+            },
         },
     }
 }
@@ -212,6 +230,8 @@ EXTRA_LINKS = [
     "airflow_provider_aep.links.AEPBaseConnectionLink",
     "airflow_provider_aep.links.AEPDataflowLink",
     "airflow_provider_aep.links.AEPFlowRunLink",
+    "airflow_provider_aep.links.AEPDatasetLink",
+    "airflow_provider_aep.links.AEPSchemaLink",
 ]
 
 
@@ -248,6 +268,9 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_aep.operators.target_connections",
                     "airflow_provider_aep.operators.flows",
                     "airflow_provider_aep.operators.runs",
+                    "airflow_provider_aep.operators.schema_registry",
+                    "airflow_provider_aep.operators.catalog",
+                    "airflow_provider_aep.operators.data_prep",
                 ],
             }
         ],

@@ -101,3 +101,15 @@ class AEPFlowRunLink(_AEPLink):
     key = "aep_flow_run"
     template_key = "run_link"
     label = "AEP Dataflow Run"
+
+
+class AEPDatasetLink(_AEPLink):
+    key = "aep_dataset"
+    template_key = "dataset_link"
+    label = "AEP Dataset"
+
+
+class AEPSchemaLink(_AEPLink):
+    key = "aep_schema"
+    template_key = "schema_link"
+    label = "AEP XDM Schema"

@@ -60,57 +60,88 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> int:
         return subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
 
 
-def dag_run_result(home: Path) -> tuple[str, dict[str, Any] | None]:
-    """The last run's state and its ``summary`` XCom, read from the throwaway SQLite metadata DB."""
+def dag_runs(home: Path) -> list[tuple[str, dict[str, Any] | None]]:
+    """Every run's state and its ``summary`` XCom, oldest first, read from the throwaway SQLite metadata DB."""
     with closing(sqlite3.connect(home / "airflow.db")) as db:
-        row = db.execute(
-            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
-        ).fetchone()
-        if row is None:
-            return "no run", None
-        value = db.execute(
-            "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'summary' AND key = 'return_value'",
-            (DAG_ID, row[0]),
-        ).fetchone()
-    return row[1], json.loads(value[0]) if value else None
+        rows = db.execute("SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", (DAG_ID,)).fetchall()
+        runs = []
+        for run_id, state in rows:
+            value = db.execute(
+                "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'summary' "
+                "AND key = 'return_value'",
+                (DAG_ID, run_id),
+            ).fetchone()
+            runs.append((state, json.loads(value[0]) if value else None))
+    return runs
 
 
-def summarize(summary: dict[str, Any]) -> list[str]:
-    lines = [
-        f"  base connection    {summary['connection_id']}",
-        f"  tables             {', '.join(summary['tables'])}",
-        f"  source connections {', '.join(summary['source_connection_ids'])}",
-        f"  target connection  {summary['target_connection_id']}",
-        f"  dataflows          {', '.join(summary['flow_ids'])}",
-    ]
-    for run_ in summary["runs"]:
-        lines.append(
-            f"  run                {run_['id']}  {run_['status']}"
-            f"  ({run_['records']} records, {run_['failed_records']} failed)"
-        )
+def summarize(summary: dict[str, Any], landed: dict[str, int]) -> list[str]:
+    """Per table what the run made and how many records landed in its dataset (read back from the emulator)."""
+    lines = [f"  base connection    {summary['connection_id']}"]
+    for table in sorted(summary["tables"], key=lambda t: t["table"]):
+        lines += [
+            f"  {table['table']}",
+            f"    schema           {table['schema_id']}",
+            f"    dataset          {table['dataset_id']}",
+            f"    mapping set      {table['mapping_set_id']}",
+            f"    dataflow         {table['flow_id']}",
+            f"    run              {table['run_id']}  {table['status']}"
+            f"  ({table['records']} records, {table['failed_records']} failed)",
+            f"    landed           {landed.get(table['run_id'], 0)} records in the dataset (batch of this run)",
+        ]
     return lines
+
+
+def landed_by_run(control: Any, summary: dict[str, Any]) -> dict[str, int]:
+    """Records in each run's Catalog batch (the batch id is the run's ``targetInfo`` reference)."""
+    counts: dict[str, int] = {}
+    for table in summary["tables"]:
+        run = control.state()["runs"]
+        batch_ids = [
+            ref
+            for item in run
+            if item["id"] == table["run_id"]
+            for activity in item.get("activities", [])
+            for target in activity.get("targetInfo", [])
+            for ref in target.get("reference", {}).get("ids", [])
+        ]
+        counts[table["run_id"]] = sum(
+            len(control.landed_records(table["dataset_id"], batch_id=batch_id)) for batch_id in batch_ids
+        )
+    return counts
 
 
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="aep-demo-"))
     log = home / "demo.log"
+    failed = False
     with run_emulator(EmulatorConfig(run_start_delay=1.0, run_duration=3.0)) as emu:
         print(f"AEP emulator on {emu.url}; Airflow home {home}")
         env = airflow_env(home, emu.url)
         if run([sys.executable, "-m", "airflow", "db", "migrate"], env, log) != 0:
             print(f"airflow db migrate failed; see {log}")
             return 1
-        print(f"Running `airflow dags test {DAG_ID}` (log: {log}) ...")
-        code = run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID], env, log)
+        counts: list[dict[str, int]] = []
+        for attempt in ("first", "second"):
+            print(f"\nRunning `airflow dags test {DAG_ID}` ({attempt} run; log: {log}) ...")
+            code = run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID], env, log)
+            state, summary = dag_runs(home)[-1]
+            print(f"DAG run {DAG_ID}: {state}")
+            if summary:
+                print("\n".join(summarize(summary, landed_by_run(emu.control, summary))))
+            counts.append(emu.control.stats()["resources"])
+            failed = failed or code != 0 or state != "success"
         journal = emu.control.journal()
-    state, summary = dag_run_result(home)
-    print(f"\nDAG run {DAG_ID}: {state}")
-    if summary:
-        print("\n".join(summarize(summary)))
+    created = {name: counts[1][name] - counts[0][name] for name in counts[0] if name not in ("runs", "batches")}
+    new = {name: n for name, n in created.items() if n}
+    print(
+        f"\nSecond run: {'nothing new created' if not new else f'created {new}'}; "
+        f"{counts[1]['batches'] - counts[0]['batches']} new batch(es) landed"
+    )
     tokens = sum(1 for entry in journal if entry["path"].endswith("/ims/token/v3"))
     print(f"  requests           {len(journal)} to the emulator, {tokens} IMS token request(s)")
-    if code != 0 or state != "success":
-        print(f"\nDemo FAILED (exit {code}); the last lines of {log}:")
+    if failed or new:
+        print(f"\nDemo FAILED; the last lines of {log}:")
         print("\n".join(log.read_text().splitlines()[-40:]))
         return 1
     print("\nDemo OK")

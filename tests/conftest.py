@@ -74,12 +74,15 @@ def hubspot_conn_json() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
-    """Tokens are cached per process; each test starts without one."""
+    """Tokens and tenant ids are cached per process; each test starts without either."""
     from airflow_provider_aep.client.auth import TOKENS
+    from airflow_provider_aep.client.schema_registry import TENANTS
 
     TOKENS.clear()
+    TENANTS.clear()
     yield
     TOKENS.clear()
+    TENANTS.clear()
 
 
 @pytest.fixture

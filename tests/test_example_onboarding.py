@@ -14,8 +14,31 @@ os.environ.setdefault("AEP_ONBOARDING_POKE_INTERVAL", "0.2")
 
 DAG_ID = "aep_hubspot_onboarding"
 TABLES = ["Hubspot.Contacts", "Hubspot.Companies"]
-RESOURCES = ("connections", "sourceConnections", "targetConnections", "flows")
-TEARDOWN_TASKS = {"delete_dataflow", "delete_source_connection", "delete_target_connection", "delete_base_connection"}
+RESOURCES = (
+    "connections",
+    "sourceConnections",
+    "targetConnections",
+    "flows",
+    "fieldgroups",
+    "schemas",
+    "dataSets",
+    "mappingSets",
+)
+GROUP = "onboard_table"
+TEARDOWN_TASKS = {
+    "delete_base_connection",
+    *(
+        f"{GROUP}.{task}"
+        for task in (
+            "delete_dataflow",
+            "delete_source_connection",
+            "delete_target_connection",
+            "delete_dataset",
+            "delete_schema",
+            "delete_field_group",
+        )
+    ),
+}
 
 
 @pytest.fixture
@@ -48,58 +71,95 @@ def summary_of(dag_run) -> dict:
 
 def resource_ids(emulator) -> dict[str, set[str]]:
     state = emulator.control.state()
-    return {name: {item["id"] for item in state[name]} for name in RESOURCES}
+    return {name: {item.get("$id") or item["id"] for item in state[name]} for name in RESOURCES}
 
 
-def test_onboarding_pipeline_runs_and_a_second_run_creates_nothing_new(run_dag, onboarding_emulator):
+def test_onboarding_creates_the_target_side_lands_records_and_a_second_run_creates_nothing_new(
+    run_dag, onboarding_emulator
+):
     from airflow.utils.state import DagRunState
 
     first = run_dag(DAG_ID)
     states = task_states(first)
     assert first.state == DagRunState.SUCCESS, states
-    assert all(s == {"success"} for task, s in states.items() if task not in TEARDOWN_TASKS), states
-    assert all(states[task] == {"skipped"} for task in TEARDOWN_TASKS), states
-    assert len(states) == 13
+    assert {t: s for t, s in states.items() if t not in TEARDOWN_TASKS and s != {"success"}} == {}
+    assert {t: s for t, s in states.items() if t in TEARDOWN_TASKS and s != {"skipped"}} == {}
 
     created = resource_ids(onboarding_emulator)
     assert {name: len(ids) for name, ids in created.items()} == {
         "connections": 1,
         "sourceConnections": 2,
-        "targetConnections": 1,
+        "targetConnections": 2,
         "flows": 2,
+        "fieldgroups": 2,
+        "schemas": 2,
+        "dataSets": 2,
+        "mappingSets": 2,
     }
     summary = summary_of(first)
-    assert sorted(summary["tables"]) == sorted(TABLES)
+    tables = {t["table"]: t for t in summary["tables"]}
+    assert sorted(tables) == sorted(TABLES)
     assert {summary["connection_id"]} == created["connections"]
-    assert set(summary["source_connection_ids"]) == created["sourceConnections"]
-    assert {summary["target_connection_id"]} == created["targetConnections"]
-    assert set(summary["flow_ids"]) == created["flows"]
-    assert [run["status"] for run in summary["runs"]] == ["success", "success"]
-    assert all(run["records"] > 0 for run in summary["runs"])
-
-    sources = onboarding_emulator.control.state()["sourceConnections"]
-    assert sorted(s["params"]["path"] for s in sources) == sorted(TABLES)
+    for key, name in (("schema_id", "schemas"), ("dataset_id", "dataSets"), ("flow_id", "flows")):
+        assert {t[key] for t in tables.values()} == created[name]
+    for table in tables.values():
+        assert table["status"] == "success" and table["failed_records"] == 0
+        landed = onboarding_emulator.control.landed_records(table["dataset_id"])
+        assert len(landed) == table["records"] > 0
     assert not any("SECRET" in str(value) for value in summary.values())
 
     onboarding_emulator.control.advance_clock(60)  # nothing left running: the second run must start new runs
     second = run_dag(DAG_ID)
     assert second.state == DagRunState.SUCCESS, task_states(second)
     assert resource_ids(onboarding_emulator) == created
-    again = summary_of(second)
-    assert {k: v for k, v in again.items() if k != "runs"} == {k: v for k, v in summary.items() if k != "runs"}
-    assert {r["id"] for r in again["runs"]}.isdisjoint({r["id"] for r in summary["runs"]})
+    again = {t["table"]: t for t in summary_of(second)["tables"]}
+    for table, first_table in tables.items():
+        assert again[table]["run_id"] != first_table["run_id"]
+        assert {k: v for k, v in again[table].items() if k in ("schema_id", "dataset_id", "mapping_set_id")} == {
+            k: v for k, v in first_table.items() if k in ("schema_id", "dataset_id", "mapping_set_id")
+        }
+        landed = onboarding_emulator.control.landed_records(first_table["dataset_id"])
+        assert len(landed) == first_table["records"] + again[table]["records"]  # a second batch landed
 
 
-def test_onboarding_with_teardown_deletes_everything(run_dag, onboarding_emulator):
+def test_onboarding_with_teardown_deletes_what_the_run_created(run_dag, onboarding_emulator):
     from airflow.utils.state import DagRunState
 
-    dag_run = run_dag(DAG_ID, conf={"teardown": True, "tables": ["Hubspot.Deals"]})
+    dag_run = run_dag(DAG_ID, conf={"teardown": True, "teardown_data": True, "tables": ["Hubspot.Deals"]})
     states = task_states(dag_run)
     assert dag_run.state == DagRunState.SUCCESS, states
     assert all(s == {"success"} for s in states.values()), states
-    assert resource_ids(onboarding_emulator) == {name: set() for name in RESOURCES}
-    summary = summary_of(dag_run)
-    assert summary["tables"] == ["Hubspot.Deals"] and len(summary["flow_ids"]) == 1
+    left = resource_ids(onboarding_emulator)
+    # Data Prep has no delete for mapping sets; everything else this run made is gone.
+    assert {name: ids for name, ids in left.items() if ids} == {"mappingSets": left["mappingSets"]}
+    assert len(left["mappingSets"]) == 1
+
+
+def test_a_rerun_with_another_table_set_and_teardown_leaves_the_first_runs_resources(run_dag, onboarding_emulator):
+    from airflow.utils.state import DagRunState
+
+    first = run_dag(DAG_ID, conf={"tables": ["Hubspot.Contacts"]})
+    assert first.state == DagRunState.SUCCESS, task_states(first)
+    kept = resource_ids(onboarding_emulator)
+    second = run_dag(DAG_ID, conf={"tables": ["Hubspot.Companies"], "teardown": True})
+    assert second.state == DagRunState.SUCCESS, task_states(second)
+    now = resource_ids(onboarding_emulator)
+    # The shared base connection was reused, so the teardown left it; Companies' flow and connections are gone.
+    assert now["connections"] == kept["connections"]
+    for name in ("flows", "sourceConnections", "targetConnections"):
+        assert now[name] == kept[name], name
+    # Without teardown_data, Companies' dataset, schema and field group stay (they may hold data).
+    assert len(now["dataSets"]) == 2 and len(now["schemas"]) == 2
+
+
+def test_two_onboardings_side_by_side_in_one_sandbox(run_dag, onboarding_emulator):
+    from airflow.utils.state import DagRunState
+
+    first = run_dag(DAG_ID, conf={"tables": ["Hubspot.Contacts"]})
+    second = run_dag(DAG_ID, conf={"tables": ["Hubspot.Contacts"], "connection_name": "HubSpot (second portal)"})
+    assert first.state == second.state == DagRunState.SUCCESS, task_states(second)
+    counts = {name: len(ids) for name, ids in resource_ids(onboarding_emulator).items()}
+    assert counts == {name: 2 for name in RESOURCES}
 
 
 def test_dag_file_is_cheap_to_parse():

@@ -1,8 +1,9 @@
 """Asynchronous Flow Service client (``httpx.AsyncClient``) for triggers, which must never block the loop.
 
-It covers what a trigger needs (reading runs) and reuses the sync client's pieces rather than copying them:
-settings, headers, retry policy, error parsing, IMS token form/parsing and the process-wide token cache,
-URL resolution, envelope unwrapping and run parsing. Only the transport differs.
+It covers what a trigger needs (reading runs) and reuses the sync client's policy helpers
+(:mod:`~airflow_provider_aep.client.http`, :mod:`~airflow_provider_aep.client.errors`) rather than copying them:
+settings, headers, retry policy, error parsing and redaction, IMS token form/parsing and the process-wide token
+cache, URL resolution, envelope unwrapping and run parsing. Only the transport differs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 from tenacity import AsyncRetrying
 
 from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
-from airflow_provider_aep.client.config import AEPSettings
+from airflow_provider_aep.client.config import FLOW_SERVICE_PATH, AEPSettings
 from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import (
     IDEMPOTENT_METHODS,
@@ -170,7 +171,7 @@ class AsyncFlowServiceClient:
     ) -> httpx.Response:
         """Send one Platform request; idempotent methods are retried on transient errors."""
         method = method.upper()
-        url = resolve_url(self.settings, path)
+        url = resolve_url(self.settings, path, base_path=FLOW_SERVICE_PATH)
         if retry is None:
             retry = method in IDEMPOTENT_METHODS
         if not retry:

@@ -1,25 +1,33 @@
-"""Typed errors for IMS and the Flow Service.
+"""Typed errors for IMS and the Platform services (Flow Service, Schema Registry, Catalog, Data Prep).
 
-AEP answers errors in three shapes (gateway ``error_code``/``message``; Flow Service
-``type``/``title``/``status``/``report``; platform ``detail``/``errorMessage``). They are parsed into one
-hierarchy that carries the HTTP status, AEP code, message and request id, so callers branch on types rather
-than on dictionaries. Every message passes through a :class:`Redactor` first: AEP sometimes echoes the
-request body in a 400, and that body may hold credentials.
+AEP answers errors in several shapes (gateway ``error_code``/``message``; Flow Service and Schema Registry
+``type``/``title``/``status``/``report``/``detail``; platform ``detail``/``errorMessage``/``message``; arrays
+of those). They are parsed into one hierarchy that carries the HTTP status, the service, the AEP code,
+message and request id, so callers branch on types rather than on dictionaries. Every text passes through
+a :class:`Redactor` before it is cut to length: AEP sometimes echoes the request body in a 400, and that body
+may hold credentials.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_MESSAGE_CHARS = 500
+MAX_SNIPPET_CHARS = 200
+MAX_SUB_ERRORS = 5
 REDACTED = "***"
 
 
 class Redactor:
-    """Replaces known secret values in text; shared by a client and the errors it raises."""
+    """Replaces known secret values in text; shared by a client and the errors it raises.
+
+    Redact whole texts, then cut them: cutting first can leave a secret's prefix that no longer matches.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
@@ -30,11 +38,32 @@ class Redactor:
         # Very short values would redact ordinary words; Airflow's masker uses the same floor.
         if secret and len(secret) >= 5:
             self._secrets.add(secret)
+            escaped = json.dumps(secret)[1:-1]  # how an echoed request body spells it (quotes, backslashes)
+            if escaped != secret:
+                self._secrets.add(escaped)
 
     def __call__(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
         return text
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (an ellipsis marks the cut); only ever applied to redacted text."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_SERVICE_IN_PATH = re.compile(r"/data/(?:foundation|core)/([A-Za-z0-9_.-]+)")
+
+
+def service_from_url(url: str) -> str | None:
+    """The AEP service a URL belongs to (``flowservice``, ``schemaregistry``, ``catalog``, ``conversion``,
+    ``ims``), from its base path; None when it names none (e.g. a bare ``/flowSpecs``)."""
+    path = urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    if path.startswith("/ims/") or "/ims/token" in path:
+        return "ims"
+    match = _SERVICE_IN_PATH.search(path)
+    return match.group(1) if match else None
 
 
 class AEPError(Exception):
@@ -56,25 +85,33 @@ class AEPTransportError(AEPError):
     may have been committed, so it must be reconciled by a lookup instead of being sent again.
     """
 
-    def __init__(self, message: str, *, method: str, url: str, sent: bool) -> None:
+    def __init__(self, message: str, *, method: str, url: str, sent: bool, service: str | None = None) -> None:
         self.method = method
         self.url = url
         self.sent = sent
+        self.service = service or service_from_url(url)
         super().__init__(f"{method} {url}: {message}")
 
 
 class AEPResponseError(AEPError):
     """A 2xx response that does not have the documented shape (HTML from a proxy, truncated JSON, no id)."""
 
-    def __init__(self, message: str, *, method: str, url: str, status: int) -> None:
+    def __init__(self, message: str, *, method: str, url: str, status: int, service: str | None = None) -> None:
         self.method = method
         self.url = url
         self.status = status
+        self.service = service or service_from_url(url)
         super().__init__(f"{method} {url} answered {status} with an unexpected body: {message}")
 
 
 class AEPAPIError(AEPError):
-    """An error response from IMS or the Platform gateway or the Flow Service."""
+    """An error response from IMS, the Platform gateway or one of the Platform services.
+
+    ``service`` names the service from the URL's base path (``flowservice``, ``schemaregistry``, ``catalog``,
+    ``conversion``, ``ims``), ``code`` the AEP code (``XDM-1521-400``, ``FLOW-1415-400``, ``401013``),
+    ``title``/``detail`` the body's own fields and ``sub_errors`` the Schema Registry's nested errors, all
+    redacted and bounded.
+    """
 
     def __init__(
         self,
@@ -86,6 +123,10 @@ class AEPAPIError(AEPError):
         method: str = "",
         url: str = "",
         retry_after: float | None = None,
+        service: str | None = None,
+        title: str | None = None,
+        detail: str | None = None,
+        sub_errors: Sequence[str] = (),
     ) -> None:
         self.status = status
         self.code = code
@@ -94,6 +135,10 @@ class AEPAPIError(AEPError):
         self.method = method
         self.url = url
         self.retry_after = retry_after
+        self.service = service or service_from_url(url)
+        self.title = title
+        self.detail = detail
+        self.sub_errors = tuple(sub_errors)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -143,29 +188,101 @@ def _error_class(status: int) -> type[AEPAPIError]:
 
 
 _CODE_FROM_TYPE = re.compile(r"([A-Z]+-)?\d{3,4}-\d{3}$")
+_MESSAGE_KEYS = ("detailed-message", "detail", "errorMessage", "message", "error_description", "title")
+_REQUEST_ID_KEYS = ("registryRequestId", "request-id", "requestId", "x-request-id")
 
 
-def _code_and_message(body: Any) -> tuple[str | None, str | None, str | None]:
-    """Pick (code, message, request id) out of any of the documented error shapes."""
-    if isinstance(body, list) and body and isinstance(body[0], Mapping):
-        body = body[0]
+@dataclass(frozen=True)
+class ParsedError:
+    """What an error body says, before redaction."""
+
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    title: str | None = None
+    detail: str | None = None
+    sub_errors: tuple[str, ...] = ()
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) and value != "" else None
+
+
+def _first(*candidates: Any) -> str | None:
+    for value in candidates:
+        text = _text(value)
+        if text is not None:
+            return text
+    return None
+
+
+def _sub_error_text(item: Any) -> str | None:
+    """One Schema Registry sub-error: an ``errorBasic`` (spec) or a JSON-schema finding (path/type/arguments)."""
+    if not isinstance(item, Mapping):
+        return _text(item)
+    report: Mapping[str, Any] = item["report"] if isinstance(item.get("report"), Mapping) else {}
+    message = _first(report.get("detailed-message"), item.get("detail"), item.get("message"), item.get("title"))
+    if message is None and item.get("type"):
+        arguments = item.get("arguments")
+        args = ", ".join(str(a) for a in arguments) if isinstance(arguments, list) else _text(arguments)
+        message = f"{item['type']}" + (f" {args}" if args else "")
+    path = _text(item.get("path"))
+    if message is None:
+        return None
+    return f"{path}: {message}" if path else message
+
+
+def parse_error_body(body: Any) -> ParsedError:
+    """Pick code, message, request id and details out of any of the documented error shapes.
+
+    Shapes: gateway ``error_code``/``message``; Flow Service and Schema Registry ``type`` (ending in the code)
+    /``title``/``status``/``detail``/``report`` (``detailed-message``, ``request-id`` or
+    ``registryRequestId``, ``sub-errors``); generic platform ``title``/``status``/``detail``,
+    ``errorMessage`` or ``message``; IMS ``error``/``error_description``; and arrays of any of these.
+    """
+    extra: list[str] = []
+    if isinstance(body, list):
+        entries = [entry for entry in body if isinstance(entry, Mapping)]
+        if not entries:
+            return ParsedError()
+        body = entries[0]
+        extra = [text for text in (_first(*(e.get(k) for k in _MESSAGE_KEYS)) for e in entries[1:]) if text]
     if not isinstance(body, Mapping):
-        return None, None, None
+        return ParsedError()
     report: Mapping[str, Any] = body["report"] if isinstance(body.get("report"), Mapping) else {}
-    code = body.get("error_code") or body.get("code") or body.get("error")
-    if not code and isinstance(body.get("type"), str):
+    code = _first(body.get("error_code"), body.get("errorCode"), body.get("code"), body.get("error"))
+    if code is None and isinstance(body.get("type"), str):
         match = _CODE_FROM_TYPE.search(body["type"].rsplit("/", 1)[-1])
         code = match.group(0) if match else None
-    message = (
-        report.get("detailed-message")
-        or body.get("detail")
-        or body.get("errorMessage")
-        or body.get("message")
-        or body.get("error_description")
-        or body.get("title")
+    message = _first(report.get("detailed-message"), *(body.get(k) for k in _MESSAGE_KEYS[1:]))
+    nested = body.get("errors")
+    if isinstance(nested, list):  # {"errors": [{"code", "message"}, ...]} (e.g. gateways in front of Data Prep)
+        nested_parsed = parse_error_body(nested)
+        code = code or nested_parsed.code
+        if message is None:
+            message = nested_parsed.message
+    raw_subs = report.get("sub-errors", body.get("sub-errors"))
+    subs = tuple(
+        text for text in (_sub_error_text(item) for item in (raw_subs if isinstance(raw_subs, list) else [])) if text
     )
-    request_id = report.get("request-id") or body.get("request-id") or body.get("requestId")
-    return (str(code) if code else None), (str(message) if message else None), request_id
+    if extra:
+        message = "; ".join([message or "", *extra]).strip("; ")
+    request_id = _first(*(report.get(k) for k in _REQUEST_ID_KEYS), *(body.get(k) for k in _REQUEST_ID_KEYS))
+    return ParsedError(
+        code=code,
+        message=message,
+        request_id=request_id,
+        title=_text(body.get("title")),
+        detail=_text(body.get("detail")),
+        sub_errors=subs,
+    )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:  # a plain dict is case-sensitive; requests' and httpx' headers are not
+        value = next((v for k, v in headers.items() if k.lower() == name), None)
+    return value or None
 
 
 def error_from_response(
@@ -178,31 +295,41 @@ def error_from_response(
     redact: Redactor,
     retry_after: float | None = None,
 ) -> AEPAPIError:
-    """Build the typed error for an HTTP error response, whichever shape its body has."""
+    """Build the typed error for an HTTP error response, whichever shape its body has.
+
+    Every text taken from the body is redacted while whole and only then bounded.
+    """
     try:
         body = json.loads(text) if text else None
     except ValueError:
         body = None
-    code, message, request_id = _code_and_message(body)
+    parsed = parse_error_body(body)
+    message = parsed.message
     if message is None:
-        snippet = " ".join(text.split())[:200] if text else ""
+        snippet = clip(" ".join(redact(text).split()), MAX_SNIPPET_CHARS) if text else ""
         if not snippet:
             message = "empty error body"
         elif body is None:
             message = f"non-JSON error body: {snippet!r}"
         else:  # JSON, but none of the documented message fields (e.g. IMS {"error": "server_error"})
             message = f"error body without a message: {snippet!r}"
-    request_id = request_id or headers.get("x-request-id")
-    message = redact(message)
-    if len(message) > MAX_MESSAGE_CHARS:
-        message = message[:MAX_MESSAGE_CHARS] + "…"
+    else:
+        message = redact(message)
+    subs = [clip(redact(sub), MAX_SNIPPET_CHARS) for sub in parsed.sub_errors[:MAX_SUB_ERRORS]]
+    if subs:
+        more = len(parsed.sub_errors) - len(subs)
+        message += " (sub-errors: " + "; ".join(subs) + (f"; {more} more" if more > 0 else "") + ")"
+    request_id = parsed.request_id or _header(headers, "x-request-id")
     cls = _error_class(status)
     return cls(
         status=status,
-        code=code,
-        message=message,
-        request_id=request_id,
+        code=clip(redact(parsed.code), 100) if parsed.code else None,
+        message=clip(message, MAX_MESSAGE_CHARS),
+        request_id=clip(redact(request_id), 200) if request_id else None,
         method=method,
         url=redact(url),
         retry_after=retry_after,
+        title=clip(redact(parsed.title), MAX_SNIPPET_CHARS) if parsed.title else None,
+        detail=clip(redact(parsed.detail), MAX_MESSAGE_CHARS) if parsed.detail else None,
+        sub_errors=subs,
     )

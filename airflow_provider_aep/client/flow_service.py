@@ -1,24 +1,21 @@
-"""Synchronous Flow Service client: one ``requests.Session``, IMS auth, retries, pagination, typed errors.
+"""Flow Service client (base connections, source/target connections, flows, runs) over a PlatformClient.
 
-Method names follow the AEP domain (base connection, source connection, target connection, flow, run).
-Creates go through :meth:`FlowServiceClient.create_once`, which looks a resource up by its natural key
-before POSTing and again before any re-send, so a lost response never produces a duplicate.
+Method names follow the AEP domain. Creates go through :meth:`FlowServiceClient.create_once`, which looks
+a resource up by its natural key before POSTing and again before any re-send, so a lost response never
+produces a duplicate. Session, auth, retries, error parsing and reconciliation live in
+:class:`~airflow_provider_aep.client.platform.PlatformClient`; ``FlowServiceClient(settings, retry=...)``
+still builds its own.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
-import requests
 from tenacity import Retrying
-from urllib3.exceptions import ConnectTimeoutError
 
-from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
-from airflow_provider_aep.client.config import AEPSettings
+from airflow_provider_aep.client.config import FLOW_SERVICE_PATH
 from airflow_provider_aep.client.errors import (
     AEPAPIError,
     AEPAuthError,
@@ -26,29 +23,16 @@ from airflow_provider_aep.client.errors import (
     AEPNotFoundError,
     AEPPreconditionFailedError,
     AEPResponseError,
-    AEPTransportError,
-    Redactor,
 )
-from airflow_provider_aep.client.http import (
-    IDEMPOTENT_METHODS,
-    RetryPolicy,
-    is_safe_to_resend_create,
-    latest_run_params,
-    parse_json_body,
-    platform_headers,
-    property_filter,
-    raise_for_response,
-    resolve_url,
-    transport_error,
-)
+from airflow_provider_aep.client.http import is_safe_to_resend_create, latest_run_params, property_filter
 from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
+from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
+from airflow_provider_aep.client.service import ServiceClient
 
 log = logging.getLogger("airflow_provider_aep.client")
 
 IfExists = Literal["reuse", "fail"]
 DEFAULT_PAGE_SIZE = 100
-RECONCILE_WINDOW_FACTOR = 2
-"""After a create went unanswered, look for it this many read timeouts before sending it again."""
 
 
 class AEPResourceExistsError(AEPError):
@@ -61,118 +45,10 @@ class AEPResourceExistsError(AEPError):
         super().__init__(f"{collection}: a resource with {keys} already exists (id {existing_id})")
 
 
-def _was_sent(exc: requests.RequestException) -> bool:
-    """False only when the connection was never established, so the server cannot have acted."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError):
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(reason, ConnectTimeoutError):  # includes NewConnectionError (refused, DNS)
-            return False
-    return True
-
-
-class FlowServiceClient:
+class FlowServiceClient(ServiceClient):
     """A Flow Service client for one org and sandbox."""
 
-    def __init__(
-        self,
-        settings: AEPSettings,
-        *,
-        retry: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        on_secret: Callable[[str], None] | None = None,
-        token_cache: TokenCache = TOKENS,
-    ) -> None:
-        self.settings = settings
-        self.retry = retry or RetryPolicy()
-        self.session = session or requests.Session()
-        self.session.verify = True  # never let an environment or caller turn TLS checks off
-        self.redact = Redactor()
-        self._on_secret = on_secret
-        self.add_secret(settings.client_secret)
-        self.auth = IMSAuth(settings, fetch=self._fetch_token, on_token=self.add_secret, cache=token_cache)
-
-    # ------------------------------------------------------------------ plumbing
-    def add_secret(self, value: str | None) -> None:
-        """Keep ``value`` out of error messages (and hand it to the caller's masker)."""
-        if not value:
-            return
-        self.redact.add(value)
-        if self._on_secret is not None:
-            self._on_secret(value)
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> FlowServiceClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        try:
-            return self.session.request(method, url, timeout=self.settings.timeout, allow_redirects=False, **kwargs)
-        except requests.RequestException as exc:
-            raise transport_error(exc, method=method, url=url, redact=self.redact, sent=_was_sent(exc)) from None
-
-    def _raise_for_status(self, resp: requests.Response, method: str, url: str) -> None:
-        raise_for_response(resp, method=method, url=url, redact=self.redact)
-
-    def _fetch_token(self) -> AccessToken:
-        url = self.settings.token_url
-
-        def once() -> AccessToken:
-            resp = self._send("POST", url, data=token_form(self.settings), headers={"Accept": "application/json"})
-            self._raise_for_status(resp, "POST", url)
-            return parse_token(resp.text, status=resp.status_code, url=url)
-
-        log.info("Requesting an IMS access token for client %s", self.settings.client_id)
-        return Retrying(**self.retry.tenacity_kwargs())(once)
-
-    def _url(self, path: str) -> str:
-        return resolve_url(self.settings, path)
-
-    def _send_platform(
-        self, method: str, url: str, *, params: Any, json_body: Any, headers: Mapping[str, str] | None
-    ) -> requests.Response:
-        """One request; a 401 drops the token and is retried once with a fresh one."""
-        for attempt in (1, 2):
-            token = self.auth.token()
-            all_headers = platform_headers(self.settings, token=token, body=json_body, extra=headers)
-            data = json.dumps(json_body) if json_body is not None else None
-            resp = self._send(method, url, params=params, data=data, headers=all_headers)
-            if resp.status_code == 401 and attempt == 1:
-                log.info("AEP answered 401 for %s %s; refreshing the access token once", method, url)
-                self.auth.invalidate(token)
-                continue
-            self._raise_for_status(resp, method, url)
-            return resp
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json_body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        retry: bool | None = None,
-    ) -> requests.Response:
-        """Send one Platform request; idempotent methods are retried on transient errors."""
-        method = method.upper()
-        url = self._url(path)
-        if retry is None:
-            retry = method in IDEMPOTENT_METHODS
-        call = lambda: self._send_platform(method, url, params=params, json_body=json_body, headers=headers)  # noqa: E731
-        if not retry:
-            return call()
-        return Retrying(**self.retry.tenacity_kwargs())(call)
-
-    def _json(self, resp: requests.Response) -> Any:
-        return parse_json_body(resp, method=resp.request.method or "", url=resp.url, redact=self.redact)
+    base_path: ClassVar[str] = FLOW_SERVICE_PATH
 
     # ------------------------------------------------------------------ generic resource verbs
     def get_resource(self, collection: str, resource_id: str) -> dict[str, Any]:
@@ -255,7 +131,7 @@ class FlowServiceClient:
         """Create unless a resource with the natural key ``match`` exists; safe to call again after a crash.
 
         A failed POST is re-sent only after a lookup by ``match`` shows it was not committed
-        (:meth:`_create_reconciled`).
+        (:meth:`PlatformClient.create_reconciled`).
         """
         if if_exists not in ("reuse", "fail"):
             raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
@@ -274,69 +150,7 @@ class FlowServiceClient:
             found = self.find(collection, match)
             return CreatedResource.from_resource(found[0], created=True) if found else None
 
-        return self._create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
-
-    def _create_reconciled(
-        self,
-        post: Callable[[], CreatedResource],
-        lookup: Callable[[], CreatedResource | None],
-        *,
-        what: str,
-    ) -> CreatedResource:
-        """POST with retries where each re-send after an ambiguous failure is preceded by ``lookup``.
-
-        After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
-        the next attempt looks the resource up first and only re-sends the POST if it is not there. When
-        no answer came at all, AEP may still be processing the create, so the lookup is repeated for up to
-        ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the POST is sent again.
-        """
-        uncertain = False
-        unanswered_at: float | None = None  # when a create went unanswered (it may still be in progress)
-        for attempt in Retrying(**self.retry.tenacity_kwargs()):
-            with attempt:
-                if uncertain:
-                    found = self._settled(lookup, unanswered_at, what=what)
-                    if found is not None:
-                        log.info("The earlier create of %s %s was committed; using it", what, found.id)
-                        return found
-                try:
-                    return post()
-                except AEPError as exc:
-                    if not is_safe_to_resend_create(exc):
-                        uncertain = True
-                        unanswered_at = time.monotonic() if isinstance(exc, AEPTransportError) else None
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _settled(
-        self, lookup: Callable[[], CreatedResource | None], unanswered_at: float | None, *, what: str
-    ) -> CreatedResource | None:
-        """``lookup``; after an unanswered create, keep looking for ``RECONCILE_WINDOW_FACTOR * read_timeout``.
-
-        A create that timed out on our side can still be committed by AEP a moment later. Re-sending it
-        as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for
-        twice as long as we were willing to wait for the answer: a create AEP commits up to three read
-        timeouts after it was sent is found. (One committed even later can still end up twice; see
-        docs/reliability.md.)
-        """
-        found = lookup()
-        if found is not None or unanswered_at is None:
-            return found
-        settle = RECONCILE_WINDOW_FACTOR * float(self.settings.read_timeout)
-        interval = min(max(settle / 5, 0.05), 5.0)
-        sleep = self.retry.sleep or time.sleep
-        slept = 0.0
-        while found is None:
-            remaining = settle - max(time.monotonic() - unanswered_at, slept)
-            if remaining <= 0:
-                break
-            pause = min(interval, remaining)
-            sleep(pause)
-            slept += pause
-            found = lookup()
-        if found is None:
-            log.info("No new %s appeared in %.1f s; sending the create again", what, settle)
-        return found
+        return self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
         """DELETE; returns False when it was already gone (404) and ``missing_ok``."""
@@ -455,7 +269,7 @@ class FlowServiceClient:
     def find_flow_spec(self, name: str) -> dict[str, Any]:
         found = self.find("flowSpecs", {"name": name})
         if not found:
-            raise AEPNotFoundError(status=404, code=None, message=f"no flow spec named {name!r}", url="/flowSpecs")
+            raise self.not_found(f"no flow spec named {name!r}", path="/flowSpecs")
         return found[0]
 
     # ------------------------------------------------------------------ source / target connections, flows
@@ -495,7 +309,7 @@ class FlowServiceClient:
                 return None
             return CreatedResource(id=latest.id, created=True)
 
-        return self._create_reconciled(lambda: self._post("runs", body), lookup, what="runs")
+        return self.create_reconciled(lambda: self._post("runs", body), lookup, what="runs")
 
     def get_run(self, run_id: str) -> FlowRun:
         return FlowRun.from_api(self.get_resource("runs", run_id), url=f"/runs/{run_id}")
@@ -511,6 +325,7 @@ class FlowServiceClient:
 
 
 __all__ = [
+    "RECONCILE_WINDOW_FACTOR",
     "AEPAPIError",
     "AEPAuthError",
     "AEPResourceExistsError",

@@ -1,4 +1,4 @@
-"""HTTP policy shared by the sync (requests) and async (httpx) clients: headers, retries, Retry-After.
+"""HTTP policy shared by the sync (requests) and async (httpx) clients: headers, retries, Retry-After, URLs.
 
 Retries use tenacity (already an Airflow dependency) rather than a hand-written loop. Which requests may be
 retried is decided here once: idempotent requests on 429/5xx/transport errors; creates only when the
@@ -32,6 +32,7 @@ from airflow_provider_aep.client.errors import (
     AEPResponseError,
     AEPTransportError,
     Redactor,
+    clip,
     error_from_response,
 )
 
@@ -42,7 +43,11 @@ log = logging.getLogger("airflow_provider_aep.client")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 """PATCH counts as idempotent here because every Flow Service PATCH carries If-Match: a replay after a
-committed first attempt fails with 412 instead of applying twice."""
+committed first attempt fails with 412 instead of applying twice. Services without If-Match (Schema
+Registry, Catalog) decide per patch with :func:`json_patch_is_idempotent`."""
+
+JSON_CONTENT = "application/json"
+JSON_PATCH_CONTENT = "application/json-patch+json"
 
 USER_AGENT = "airflow-provider-aep"
 
@@ -144,9 +149,17 @@ class RetryPolicy:
 
 
 def platform_headers(
-    settings: AEPSettings, *, token: str, body: Any, extra: Mapping[str, str] | None = None
+    settings: AEPSettings,
+    *,
+    token: str,
+    body: Any,
+    extra: Mapping[str, str] | None = None,
+    content_type: str = JSON_CONTENT,
 ) -> dict[str, str]:
-    """The five headers every Platform call needs (Content-Type only on requests with a body)."""
+    """The five headers every Platform call needs (Content-Type only on requests with a body).
+
+    ``extra`` wins, so a service can ask for its own ``Accept`` (the Schema Registry's media types).
+    """
     headers = {
         "Authorization": f"Bearer {token}",
         "x-api-key": settings.client_id,
@@ -156,9 +169,30 @@ def platform_headers(
         "User-Agent": USER_AGENT,
     }
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        headers["Content-Type"] = content_type
     headers.update(extra or {})
     return headers
+
+
+def json_patch_is_idempotent(operations: Any) -> bool:
+    """Whether replaying a JSON Patch after a committed first attempt leaves the same document.
+
+    ``replace``/``test`` and ``add`` to an object member are; ``add`` to ``/-`` or an array index inserts
+    again, and ``remove``/``move``/``copy`` act twice or fail. Without If-Match (Schema Registry, Catalog)
+    such a patch is re-sent only when the server provably did not get it.
+    """
+    if not isinstance(operations, (list, tuple)) or not operations:
+        return False
+    for op in operations:
+        if not isinstance(op, Mapping):
+            return False
+        last = str(op.get("path", "")).rsplit("/", 1)[-1]
+        if op.get("op") in ("replace", "test"):
+            continue
+        if op.get("op") == "add" and last != "-" and not last.isdigit():
+            continue
+        return False
+    return True
 
 
 def retry_after_of(status: int, headers: Mapping[str, str]) -> float | None:
@@ -172,11 +206,19 @@ def monotonic() -> float:
     return time.monotonic()
 
 
-def resolve_url(settings: AEPSettings, path: str) -> str:
-    """Absolute URL of a Flow Service path or ``_links`` href (sync and async clients).
+PLATFORM_ROOT_PREFIX = "/data/"
+"""Every Platform service lives under ``/data/...``; no service's own paths start with it (``/dataSets``
+does not: the prefix includes the slash), so such a path is taken from the host root."""
 
-    Absolute links must point at the configured Platform host: following one elsewhere would send the
-    bearer token to a stranger.
+
+def resolve_url(settings: AEPSettings, path: str, base_path: str | None = FLOW_SERVICE_PATH) -> str:
+    """Absolute URL of a service path or a ``_links``/``@`` reference (sync and async clients).
+
+    - ``https://...``: used as is, but only on the configured Platform host (following a link elsewhere
+      would send the bearer token to a stranger);
+    - ``/data/foundation/<service>/...``: a full service path (any service), taken from the host root;
+    - ``@/dataSets/...`` (Catalog's related-object URIs) and ``/connections?...``: relative to ``base_path``,
+      the service the link came from. With ``base_path=None`` only the two forms above are accepted.
     """
     if path.startswith(("http://", "https://")):
         target = urlsplit(path)
@@ -185,9 +227,13 @@ def resolve_url(settings: AEPSettings, path: str) -> str:
                 f"refusing to follow a link to another host: {path}", method="GET", url=path, status=200
             )
         return path
-    if path.startswith(FLOW_SERVICE_PATH):
+    if path.startswith("@/"):
+        path = path[1:]
+    if path.startswith(PLATFORM_ROOT_PREFIX):
         return settings.platform_url + path
-    return settings.flow_service_url + "/" + path.lstrip("/")
+    if base_path is None:
+        raise ValueError(f"{path!r} is neither an absolute URL nor a /data/... service path")
+    return settings.platform_url + base_path.rstrip("/") + "/" + path.lstrip("/")
 
 
 def property_filter(key: str, value: str) -> str:
@@ -238,7 +284,7 @@ def parse_json_body(resp: ResponseLike, *, method: str, url: str, redact: Redact
     try:
         return json.loads(resp.text)
     except ValueError:
-        snippet = redact(" ".join(resp.text.split())[:120])
+        snippet = clip(" ".join(redact(resp.text).split()), 120)  # redact the whole text, then cut
         raise AEPResponseError(
             f"body is not JSON (starts with {snippet!r})", method=method, url=redact(url), status=resp.status_code
         ) from None
@@ -247,5 +293,5 @@ def parse_json_body(resp: ResponseLike, *, method: str, url: str, redact: Redact
 def transport_error(exc: Exception, *, method: str, url: str, redact: Redactor, sent: bool) -> AEPTransportError:
     """The error for a request that got no response; the library's text is redacted and bounded."""
     return AEPTransportError(
-        f"{type(exc).__name__}: no response ({redact(str(exc))[:300]})", method=method, url=redact(url), sent=sent
+        f"{type(exc).__name__}: no response ({clip(redact(str(exc)), 300)})", method=method, url=redact(url), sent=sent
     )

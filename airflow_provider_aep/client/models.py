@@ -85,6 +85,10 @@ class FlowRun:
     errors: list[dict[str, str]] = field(default_factory=list)
     started_at: int | None = None
     completed_at: int | None = None
+    created_at: int | None = None
+    """Epoch milliseconds; how a flow-id wait tells this DAG run's ingestion from an older one."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The run's window and delta column (``windowStartTime``, ...), empty for a scheduled run."""
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any], *, url: str = "") -> FlowRun:
@@ -114,6 +118,8 @@ class FlowRun:
             errors=errors,
             started_at=dig(item, "metrics.durationSummary.startedAtUTC"),
             completed_at=dig(item, "metrics.durationSummary.completedAtUTC"),
+            created_at=item.get("createdAt") if isinstance(item.get("createdAt"), int) else None,
+            params=dict(item["params"]) if isinstance(item.get("params"), Mapping) else {},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +153,13 @@ def newest_run(body: Any, *, url: str) -> FlowRun | None:
         return None
     newest = max(items, key=lambda item: (item.get("createdAt") or 0) if isinstance(item, Mapping) else 0)
     return FlowRun.from_api(newest, url=url)
+
+
+def run_not_before(run: FlowRun | None, not_before: float | None) -> FlowRun | None:
+    """``run`` unless it was created before ``not_before`` (epoch seconds): then it belongs to an earlier wait."""
+    if run is None or not_before is None or run.created_at is None:
+        return run
+    return run if run.created_at >= not_before * 1000 else None
 
 
 FAILED_RECORDS_POLICIES = ("ignore", "warn", "fail")

@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-duration", type=float, help="seconds a run stays inProgress (default: 3)")
     parser.add_argument("--run-start-delay", type=float, help="seconds a run stays scheduled (default: 1)")
     parser.add_argument("--run-outcome", choices=RUN_OUTCOMES, help="default run outcome (default: success)")
+    parser.add_argument("--rows-per-run", type=int, help="sample rows a dataset-backed run ingests (default: 10)")
     parser.add_argument("--sandbox", action="append", default=[], help="only accept these sandbox names (repeatable)")
     parser.add_argument("--config-json", help="a full EmulatorConfig as JSON (flags above override it)")
     return parser
@@ -52,6 +53,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         ("run_duration", "run_duration"),
         ("run_start_delay", "run_start_delay"),
         ("run_outcome", "run_outcome"),
+        ("rows_per_run", "rows_per_run"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -66,10 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
 
-    import uvicorn
-
     from .app import create_app
-    from .server import bind_socket, url_for, uvicorn_config
+    from .server import bind_socket, require_uvicorn, url_for, uvicorn_config
+
+    uvicorn = require_uvicorn()
 
     sock = bind_socket(args.host, args.port)
     app = create_app(config)

@@ -39,6 +39,8 @@ class EmulatorConfig:
     max_scheduled_runs: int = 100
     #: The journal keeps only the most recent entries.
     journal_limit: int = 10000
+    #: Sample rows a finished run of a dataset-backed flow ingests (mapped, validated, landed in Catalog).
+    rows_per_run: int = 10
 
     def __post_init__(self) -> None:
         if self.run_outcome not in RUN_OUTCOMES:
@@ -49,6 +51,8 @@ class EmulatorConfig:
             raise ValueError("run_duration and run_start_delay must not be negative")
         if self.default_page_size < 1 or self.max_page_size < self.default_page_size:
             raise ValueError("need 1 <= default_page_size <= max_page_size")
+        if isinstance(self.rows_per_run, bool) or not isinstance(self.rows_per_run, int) or self.rows_per_run < 0:
+            raise ValueError("rows_per_run must be a non-negative integer")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (used by the control plane and the subprocess launcher)."""

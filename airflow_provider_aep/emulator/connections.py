@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import hubspot, specs
+from . import catalog, hubspot, schema_registry, specs
 from . import resources as res
 from .errors import flow_error
 from .messages import Request, Response
@@ -255,7 +255,35 @@ def create_source_connection(req: Request, ctx: Ctx) -> Response:
 
 
 # -- target connections -----------------------------------------------------------------------------
-def _check_target(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any]:
+def canonical_schema_id(ctx: Ctx, schema_id: str) -> str:
+    """The ``$id`` of a schema given by ``$id`` or ``meta:altId`` (unknown ids are returned unchanged)."""
+    schema = schema_registry.find_schema(ctx.store, schema_id)
+    return str(schema["$id"]) if schema is not None else schema_id
+
+
+def _check_dataset(ctx: Ctx, doc: dict[str, Any]) -> None:
+    """Cross-service check of a Data Lake target: the dataset exists in Catalog (same sandbox) and was made
+    for the schema the connection names, as a real dataflow cannot land data otherwise."""
+    dataset_id = doc["params"]["dataSetId"]
+    dataset = catalog.find_dataset(ctx.store, dataset_id)
+    if dataset is None:
+        raise flow_error(
+            "1100-400",
+            f"Invalid value for field 'params.dataSetId': the dataset with the ID {dataset_id} could not be found "
+            f"in sandbox '{ctx.store.sandbox}'. Create it first (POST /data/foundation/catalog/dataSets).",
+        )
+    schema_ref: dict[str, Any] = dataset["schemaRef"] if isinstance(dataset.get("schemaRef"), dict) else {}
+    dataset_schema = str(schema_ref.get("id") or "")
+    wanted = doc["data"]["schema"]["id"]
+    if canonical_schema_id(ctx, dataset_schema) != canonical_schema_id(ctx, wanted):
+        raise flow_error(
+            "1100-400",
+            f"Invalid value for field 'data.schema.id': '{wanted}' is not the schema of dataset {dataset_id} "
+            f"(its schemaRef.id is '{dataset_schema}').",
+        )
+
+
+def _check_target(ctx: Ctx, doc: dict[str, Any], check_dataset: bool = True) -> dict[str, Any]:
     spec = _spec(doc["connectionSpec"])
     if "targetSpec" not in spec:
         raise flow_error("1100-400", f"The connection spec '{spec['name']}' cannot be used as a target.")
@@ -263,6 +291,8 @@ def _check_target(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any]:
     base_id = doc.get("baseConnectionId")
     if base_id and ctx.store["connections"].get(base_id) is None:
         raise flow_error("1100-400", f"The base connection with the ID {base_id} could not be found.")
+    if check_dataset and spec["id"] == specs.DATA_LAKE_SPEC_ID:
+        _check_dataset(ctx, doc)
     return spec
 
 
@@ -319,7 +349,10 @@ def patch_data_connection(req: Request, ctx: Ctx, collection: str, resource_id: 
     if collection == "sourceConnections":
         _check_source(ctx, doc)
     else:
-        _check_target(ctx, doc)
+        # The Catalog cross-check runs when the patch touches what it checks (renames keep working even if
+        # the dataset has gone since, as the check is about where data lands).
+        touched = any(doc.get(key) != resource.get(key) for key in ("params", "data"))
+        _check_target(ctx, doc, check_dataset=touched)
     for key in ("name", "description", "data", "params"):
         if key in doc:
             resource[key] = doc[key]

@@ -135,3 +135,25 @@ class EmulatorControl:
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/stats")
+
+    # -- emulated ingestion -------------------------------------------------------------------------
+    def _dataset_params(self, batch_id: str | None, org: str | None, sandbox: str | None) -> dict[str, str]:
+        params = {"batch": batch_id, "org": org, "sandbox": sandbox}
+        return {k: v for k, v in params.items() if v}
+
+    def landed_records(
+        self, dataset_id: str, *, batch_id: str | None = None, org: str | None = None, sandbox: str | None = "prod"
+    ) -> list[dict[str, Any]]:
+        """Records emulated runs landed in a dataset (every batch in order, or one batch).
+
+        ``org=None`` searches every org; ``sandbox=None`` tries ``prod`` first, then the others.
+        """
+        params = self._dataset_params(batch_id, org, sandbox)
+        return self._call("GET", f"/datasets/{dataset_id}/records", params=params)
+
+    def failed_records(
+        self, dataset_id: str, *, batch_id: str | None = None, org: str | None = None, sandbox: str | None = "prod"
+    ) -> list[dict[str, Any]]:
+        """Rows emulated runs rejected: ``{"row", "source", "errors": [{"code", "message", ...}], "batch"}``."""
+        params = self._dataset_params(batch_id, org, sandbox)
+        return self._call("GET", f"/datasets/{dataset_id}/failed-records", params=params)

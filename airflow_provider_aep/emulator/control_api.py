@@ -7,14 +7,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import runs
+from . import ingestion, runs
 from .config import RUN_OUTCOMES
 from .connections import masked_view
 from .errors import ApiError
 from .faults import FaultRule
 from .messages import Request, Response
 from .resources import view
-from .state import COLLECTIONS, EmulatorState
+from .state import COLLECTIONS, EmulatorState, Store
 
 PREFIX = "/__emulator"
 
@@ -128,6 +128,39 @@ def _state(state: EmulatorState, req: Request) -> Response:
     return Response(200, out)
 
 
+def _stores_for(state: EmulatorState, req: Request, dataset_id: str) -> list[Store]:
+    """Stores to read a dataset from: ``?org=``/``?sandbox=`` narrow them; without ``sandbox`` the ``prod``
+    stores are tried first, then every other (so a single store, or the only one holding it, just works)."""
+    org, sandbox = req.param("org"), req.param("sandbox")
+    stores = [s for s in state.stores.values() if (org is None or s.org == org)]
+    if sandbox is not None:
+        return [s for s in stores if s.sandbox == sandbox]
+    return sorted(stores, key=lambda s: s.sandbox != "prod")
+
+
+def _dataset_records(state: EmulatorState, req: Request, dataset_id: str, kind: str) -> Response:
+    """``GET /datasets/{id}/records`` (landed) or ``/failed-records`` (rejected rows), ``?batch=`` optional."""
+    batch_id = req.param("batch") or None
+    with state.lock:
+        runs.refresh_all(state)
+        for store in _stores_for(state, req, dataset_id):
+            known = store["dataSets"].get(dataset_id) is not None or dataset_id in store.landed
+            if not known:
+                continue
+            if kind == "records":
+                return Response(200, ingestion.landed_records(store, dataset_id, batch_id))
+            return Response(200, ingestion.failed_records(store, dataset_id, batch_id))
+    raise ApiError(404, {"error": f"dataset {dataset_id} not found"})
+
+
+def _landed(state: EmulatorState, req: Request, dataset_id: str) -> Response:
+    return _dataset_records(state, req, dataset_id, "records")
+
+
+def _failed(state: EmulatorState, req: Request, dataset_id: str) -> Response:
+    return _dataset_records(state, req, dataset_id, "failed")
+
+
 def _stats(state: EmulatorState, req: Request) -> Response:
     return Response(200, state.stats())
 
@@ -155,6 +188,8 @@ _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] =
     (frozenset({"POST"}), re.compile(r"/runs/outcome"), _outcome),
     (frozenset({"GET"}), re.compile(r"/state"), _state),
     (frozenset({"GET"}), re.compile(r"/stats"), _stats),
+    (frozenset({"GET"}), re.compile(r"/datasets/(?P<dataset_id>[^/]+)/records"), _landed),
+    (frozenset({"GET"}), re.compile(r"/datasets/(?P<dataset_id>[^/]+)/failed-records"), _failed),
     (frozenset({"GET", "PATCH"}), re.compile(r"/config"), _config),
 ]
 

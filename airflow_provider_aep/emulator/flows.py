@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import data_prep, runs, specs
 from . import resources as res
-from . import runs, specs
+from .connections import canonical_schema_id
 from .errors import flow_error
 from .messages import Request, Response
 from .query import ensure_no_query
@@ -121,7 +122,43 @@ def _check_transformations(spec: dict[str, Any], transformations: list[dict[str,
             )
 
 
-def _check_flow(ctx: Ctx, doc: dict[str, Any], schedule: dict[str, Any]) -> tuple[dict, dict]:
+def _check_mapping(ctx: Ctx, doc: dict[str, Any]) -> None:
+    """Cross-service check of ``Mapping`` transformations: the Data Prep mapping set exists at that version
+    and maps into the schema of the flow's target connection(s)."""
+    targets = [ctx.store["targetConnections"].get(conn_id) for conn_id in doc["targetConnectionIds"]]
+    target_schemas = {
+        canonical_schema_id(ctx, str(conn["data"]["schema"]["id"]))
+        for conn in targets
+        if conn is not None and isinstance((conn.get("data") or {}).get("schema"), dict)
+    }
+    for index, transformation in enumerate(doc["transformations"]):
+        if transformation["name"] != "Mapping":
+            continue
+        params = transformation["params"]
+        mapping_id, version = params["mappingId"], params.get("mappingVersion")
+        field = f"transformations[{index}].params"
+        mapping = data_prep.find_mapping_set(ctx.store, mapping_id, version)
+        if mapping is None:
+            which = f" at version {version}" if version not in (None, "") else ""
+            raise flow_error(
+                "1100-400",
+                f"Invalid value for field '{field}.mappingId': the mapping set {mapping_id}{which} could not be "
+                f"found in sandbox '{ctx.store.sandbox}' (create it with POST /data/foundation/conversion/"
+                "mappingSets).",
+            )
+        output = canonical_schema_id(ctx, data_prep.output_schema_id(mapping))
+        wrong = sorted(target_schemas - {output})
+        if wrong:
+            raise flow_error(
+                "1100-400",
+                f"Invalid value for field '{field}.mappingId': mapping set {mapping_id} maps into schema "
+                f"'{output}', but the target connection's data.schema.id is '{wrong[0]}'.",
+            )
+
+
+def _check_flow(
+    ctx: Ctx, doc: dict[str, Any], schedule: dict[str, Any], check_mapping: bool = True
+) -> tuple[dict, dict]:
     """Validate a flow document; returns its flow spec and ``inheritedAttributes``."""
     spec = specs.FLOW_SPECS.get(doc["flowSpec"]["id"])
     if spec is None:
@@ -129,6 +166,8 @@ def _check_flow(ctx: Ctx, doc: dict[str, Any], schedule: dict[str, Any]) -> tupl
     inherited = _check_connections(ctx, spec, doc)
     validate(schedule, spec["scheduleSpec"]["spec"], prefix="scheduleParams")
     _check_transformations(spec, doc["transformations"])
+    if check_mapping:
+        _check_mapping(ctx, doc)
     if "options" in doc and "optionSpec" in spec:
         validate(doc["options"], spec["optionSpec"]["spec"], prefix="options")
     return spec, inherited
@@ -209,7 +248,9 @@ def patch_flow(req: Request, ctx: Ctx, resource_id: str) -> Response:
     doc, ops = res.apply_patch(flow, req.json(), _FLOW_IMMUTABLE)
     validate_request(doc, "flow_create")
     schedule = _typed_schedule(doc["scheduleParams"])
-    _, inherited = _check_flow(ctx, doc, schedule)
+    # The Data Prep cross-check runs when the patch touches the mapping or the target it must match.
+    touched = any(doc.get(key) != flow.get(key) for key in ("transformations", "targetConnectionIds"))
+    _, inherited = _check_flow(ctx, doc, schedule, check_mapping=touched)
     for key in ("name", "description", "sourceConnectionIds", "targetConnectionIds", "transformations", "options"):
         if key in doc:
             flow[key] = doc[key]

@@ -2,12 +2,14 @@
 
 Enable with ``pytest_plugins = ["airflow_provider_aep.emulator.pytest_plugin"]`` in a root conftest.
 Override ``aep_emulator_config`` (session scope) to start the server with other settings, or call
-``aep_emulator.control.configure(...)`` inside a test (undone by the next reset).
+``aep_emulator.control.configure(...)`` inside a test (undone by the next reset). ``aep_landed_records``
+reads what emulated runs wrote into a Catalog dataset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, Protocol
 
 import pytest
 
@@ -33,3 +35,19 @@ def aep_emulator(aep_emulator_server: ThreadedEmulator) -> Iterator[ThreadedEmul
     """The session emulator, reset to a clean state for this test."""
     aep_emulator_server.control.reset()
     yield aep_emulator_server
+
+
+class LandedRecords(Protocol):
+    def __call__(
+        self, dataset_id: str, *, batch_id: str | None = None, org: str | None = None, sandbox: str | None = "prod"
+    ) -> list[dict[str, Any]]: ...
+
+
+@pytest.fixture
+def aep_landed_records(aep_emulator: ThreadedEmulator) -> LandedRecords:
+    """``aep_landed_records(dataset_id, batch_id=None, org=None, sandbox="prod")``: what emulated runs landed.
+
+    Runs finish on the emulator clock, so advance it (``aep_emulator.control.advance_clock``) or wait for the
+    run to be terminal before asserting.
+    """
+    return aep_emulator.control.landed_records

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import resources as res
 from .errors import ApiError, flow_error
@@ -20,6 +20,9 @@ from .query import ensure_no_query
 from .resources import Ctx
 from .state import EmulatorState, Store
 from .validation import validate_request
+
+if TYPE_CHECKING:
+    from .ingestion import Outcome
 
 FREQUENCY_SECONDS = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 TERMINAL = ("success", "failed")
@@ -111,11 +114,25 @@ def new_run(
         _window=window,
         _sources=list(flow.get("sourceConnectionIds", [])),
         _targets=list(flow.get("targetConnectionIds", [])),
+        _rows=state.config.rows_per_run,
+        _mapping=_mapping_reference(flow),
     )
     store["runs"].add(run)
     store.active_runs.add(run["id"])
-    _advance(store, run, state.clock.now_ms())
+    _advance(state, store, run, state.clock.now_ms())
     return run
+
+
+def _mapping_reference(flow: dict[str, Any]) -> tuple[str, str | None] | None:
+    """``(mappingId, mappingVersion)`` of the flow's Mapping transformation, as the run started with it."""
+    for transformation in flow.get("transformations") or []:
+        if not isinstance(transformation, dict):
+            continue
+        params = transformation.get("params")
+        if transformation.get("name") == "Mapping" and isinstance(params, dict) and params.get("mappingId"):
+            version = params.get("mappingVersion")
+            return str(params["mappingId"]), None if version is None else str(version)
+    return None
 
 
 def _batch_id(rng: random.Random) -> str:
@@ -157,12 +174,19 @@ def _copy_error() -> dict[str, str]:
     return {"code": "CONNECTOR-2001-500", "message": "Error occurred at copy activity."}
 
 
-def _render(run: dict[str, Any], phase: str) -> None:
-    """Fill the status-dependent fields of ``run`` for ``phase``."""
+def _render(run: dict[str, Any], phase: str, state: EmulatorState | None = None, store: Store | None = None) -> None:
+    """Fill the status-dependent fields of ``run`` for ``phase`` (ingesting for real when it can)."""
+    from . import ingestion  # ingestion -> catalog -> runs
+
     rng = random.Random(run["id"])
     records = rng.randint(100, 5000)
     size = records * rng.randint(120, 400)
     outcome, failed = run["_outcome"], run["_failed"]
+    wanted = phase == "inProgress" or (phase == "terminal" and outcome != "failed")
+    plan = ingestion.plan(store, run) if wanted and state is not None and store is not None else None
+    if plan is not None:
+        records = run.get("_rows", records)
+        size = records * 180
     if phase == "scheduled":
         run.update(state="scheduled", updatedAt=run["createdAt"], activities=[])
         run["metrics"] = {"statusSummary": {"status": "scheduled"}}
@@ -188,6 +212,11 @@ def _render(run: dict[str, Any], phase: str) -> None:
         run["activities"] = [_copy_activity(run, "failed", rng, 0, 0)]
         return
     failed = max(failed, 1) if outcome == "partial" else 0
+    if plan is not None and state is not None and store is not None:
+        batch = _batch_id(rng)
+        result = ingestion.ingest(state, store, run, plan, batch, failed)
+        _render_ingested(run, result, rng, forced_partial=outcome == "partial")
+        return
     failed = min(failed, records)
     output_bytes = int(size * 0.7)
     status_summary: dict[str, Any] = {"status": "success", "activityRefs": ["promotionActivity"]}
@@ -238,6 +267,65 @@ def _render(run: dict[str, Any], phase: str) -> None:
     run["activities"] = [_copy_activity(run, "success", rng, records, size), promotion]
 
 
+def _promotion_errors(result: Outcome) -> list[dict[str, Any]]:
+    """``statusSummary.extensions.errors`` of the promotion activity, as run monitoring shows them."""
+    from .ingestion import ERROR_TITLES, SUMMARY_ERROR
+
+    errors: list[dict[str, Any]] = [{"code": SUMMARY_ERROR, "message": result.summary_message()}]
+    for code, count in sorted(result.error_counts.items()):
+        errors.append({"code": code, "recordCount": count, "message": ERROR_TITLES.get(code, code)})
+    return errors
+
+
+def _render_ingested(run: dict[str, Any], result: Outcome, rng: random.Random, forced_partial: bool) -> None:
+    """Terminal metrics from an ingestion result: real counts, failed records and their error codes.
+
+    The run fails when no record landed although some were read (or the flow's partial-ingestion threshold
+    was exceeded); a forced ``partial`` outcome stays a success.
+    """
+    records, landed, failed = result.input_count, len(result.landed), result.failed_count
+    status = "failed" if result.status == "failed" and not forced_partial else "success"
+    status_summary: dict[str, Any] = {"status": status, "activityRefs": ["promotionActivity"]}
+    record_summary = {"inputRecordCount": records, "outputRecordCount": landed, "failedRecordCount": failed}
+    promotion: dict[str, Any] = {
+        "id": "promotionActivity",
+        "updatedAtUTC": run["_end"],
+        "durationSummary": {"startedAtUTC": run["_end"] - 1000, "completedAtUTC": run["_end"]},
+        "sizeSummary": {"inputBytes": result.input_bytes, "outputBytes": result.output_bytes},
+        "recordSummary": dict(record_summary),
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1 if landed else 0},
+        "statusSummary": {"status": status},
+        "targetInfo": [
+            {"id": target_id, "type": "TargetConnection", "reference": {"type": "Batch", "ids": [result.batch_id]}}
+            for target_id in run["_targets"]
+        ],
+    }
+    if failed:
+        error = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
+        status_summary["errors"] = [error]
+        base = f"https://platform.adobe.io/data/foundation/export/batches/{result.batch_id}/meta?path="
+        promotion["statusSummary"].update(
+            errors=[error],
+            extensions={
+                "manifest": {"failedRecords": base + "row_errors", "sampleErrors": base + "row_error_samples.json"},
+                "errors": _promotion_errors(result),
+            },
+        )
+    run["state"] = status
+    run["metrics"] = {
+        "durationSummary": {"startedAtUTC": run["_start"], "completedAtUTC": run["_end"]},
+        "sizeSummary": {"inputBytes": result.input_bytes, "outputBytes": result.output_bytes},
+        "recordSummary": record_summary,
+        "fileSummary": {
+            "inputFileCount": 1,
+            "outputFileCount": 1 if landed else 0,
+            "activityRefs": ["promotionActivity"],
+        },
+        "statusSummary": status_summary,
+    }
+    run["activities"] = [_copy_activity(run, "success", rng, records, result.input_bytes), promotion]
+
+
 def _phase_at(run: dict[str, Any], now_ms: int) -> str:
     if now_ms < run["_start"]:
         return "scheduled"
@@ -246,12 +334,12 @@ def _phase_at(run: dict[str, Any], now_ms: int) -> str:
     return "terminal"
 
 
-def _advance(store: Store, run: dict[str, Any], now_ms: int) -> bool:
+def _advance(state: EmulatorState, store: Store, run: dict[str, Any], now_ms: int) -> bool:
     """Bring ``run`` up to ``now_ms``; returns True once it is terminal."""
     phase = _phase_at(run, now_ms)
     if phase != run["_phase"]:
         run["_phase"] = phase
-        _render(run, phase)
+        _render(run, phase, state, store)
         etag = res.new_etag()
         run.update(etag=etag, version=etag)
         if phase == "terminal":
@@ -292,7 +380,7 @@ def refresh(state: EmulatorState, store: Store) -> None:
         if run is None:
             store.active_runs.discard(run_id)
         else:
-            _advance(store, run, now_ms)
+            _advance(state, store, run, now_ms)
 
 
 def refresh_all(state: EmulatorState) -> None:

@@ -37,9 +37,20 @@ def url_for(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def require_uvicorn() -> Any:
+    """uvicorn, or an error saying how to get it (Airflow ships it; a bare install of the provider may not)."""
+    try:
+        import uvicorn
+    except ImportError as err:  # pragma: no cover
+        raise ImportError(
+            "The AEP emulator needs uvicorn; install it with: pip install 'airflow-provider-aep[emulator]'"
+        ) from err
+    return uvicorn
+
+
 def uvicorn_config(app: Any) -> Any:
     """Quiet, single-process uvicorn settings shared by the thread server and the CLI."""
-    import uvicorn
+    uvicorn = require_uvicorn()
 
     return uvicorn.Config(
         app,
@@ -74,7 +85,7 @@ class ThreadedEmulator(EmulatorHandle):
     """uvicorn serving the emulator from a daemon thread of the current process."""
 
     def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        import uvicorn
+        uvicorn = require_uvicorn()
 
         from .app import create_app
 

@@ -83,6 +83,13 @@ class Store:
         self.active_runs: set[str] = set()
         #: Records that emulated ingestion landed: dataset id -> batch id -> records (Catalog batches hold counts).
         self.landed: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        # -- Schema Registry (EMULATOR-XDM) ------------------------------------------------------------
+        #: Tenant classes and data types (keyed by ``$id``, like ``schemas``/``fieldgroups``); not listed in
+        #: ``COLLECTIONS`` because the contract fixes that list, so ``stats()`` does not count them.
+        self.xdm_classes = Collection()
+        self.xdm_datatypes = Collection()
+        #: Custom identity namespaces by code (``schema_registry.add_identity_namespace``).
+        self.identity_namespaces: dict[str, dict[str, Any]] = {}
 
     def __getitem__(self, name: str) -> Collection:
         return self.collections[name]

@@ -7,8 +7,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft7Validator
-from jsonschema.exceptions import ValidationError, best_match
+try:
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import ValidationError, best_match
+except ImportError as err:  # pragma: no cover - Airflow ships jsonschema; a bare install may not
+    raise ImportError(
+        "The AEP emulator needs jsonschema; install it with: pip install 'airflow-provider-aep[emulator]'"
+    ) from err
 
 from .errors import flow_error
 

@@ -16,8 +16,12 @@ from airflow_provider_aep.get_provider_info import AEP_CONN_TYPE, AEP_CONNECTION
 from airflow_provider_aep.hooks.connection_form import legacy_form_widgets, legacy_ui_field_behaviour
 
 if TYPE_CHECKING:
+    from airflow_provider_aep.client.catalog import CatalogClient
+    from airflow_provider_aep.client.data_prep import DataPrepClient
     from airflow_provider_aep.client.flow_service import FlowServiceClient
     from airflow_provider_aep.client.http import RetryPolicy
+    from airflow_provider_aep.client.platform import PlatformClient
+    from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
 _EXTRA_FIELDS = tuple(AEP_CONNECTION_TYPE["conn-fields"])
 
@@ -103,7 +107,7 @@ def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
 
 
 class AEPFlowServiceHook(BaseHook):
-    """Airflow glue for the Flow Service client.
+    """Airflow glue for the Platform client: Flow Service (``client``), Schema Registry, Catalog, Data Prep.
 
     Credentials come from the Connection (host = Platform URL, login = OAuth Server-to-Server client id,
     password = client secret, extras ``org_id``, ``sandbox_name``, ``scopes``, ``ims_url``). The client
@@ -131,10 +135,32 @@ class AEPFlowServiceHook(BaseHook):
         return settings
 
     @cached_property
-    def client(self) -> FlowServiceClient:
-        from airflow_provider_aep.client.flow_service import FlowServiceClient
+    def platform(self) -> PlatformClient:
+        """One Platform client (session, token, retry policy) shared by every service below."""
+        from airflow_provider_aep.client.platform import PlatformClient
 
-        return FlowServiceClient(self.settings, retry=self._retry, on_secret=mask_secret)
+        return PlatformClient(self.settings, retry=self._retry, on_secret=mask_secret)
+
+    @property
+    def client(self) -> FlowServiceClient:
+        """The Flow Service client (the hook's original job, hence the short name)."""
+        return self.platform.flow_service
+
+    @property
+    def schema_registry(self) -> SchemaRegistryClient:
+        return self.platform.schema_registry
+
+    @property
+    def catalog(self) -> CatalogClient:
+        return self.platform.catalog
+
+    @property
+    def data_prep(self) -> DataPrepClient:
+        return self.platform.data_prep
+
+    def get_tenant_id(self) -> str:
+        """The org's tenant id (``GET /stats``, cached per process): custom XDM fields live under ``_<tenant>``."""
+        return self.schema_registry.tenant_id()
 
     def get_conn(self) -> FlowServiceClient:
         return self.client

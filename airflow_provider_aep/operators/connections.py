@@ -109,6 +109,7 @@ class CreateConnectionOperator(AEPBaseOperator):
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s base connection %s (%r)", verb, result.id, body["name"])
         context["ti"].xcom_push(key="etag", value=result.etag)
+        push_created(context, result.created)
         settings = self.hook.settings
         AEPBaseConnectionLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=result.id)
         return result.id
@@ -149,37 +150,103 @@ class CreateHubSpotConnectionOperator(CreateConnectionOperator):
 
 
 def is_template(value: Any) -> bool:
-    """True while ``value`` still holds Jinja (it is validated after rendering instead of at parse time)."""
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+    """True while ``value`` is only known at run time: Jinja, or an upstream task's output (``XComArg`` or a
+    mapped task group's argument). Such values are validated after rendering instead of at parse time."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return hasattr(value, "resolve") and hasattr(value, "iter_references")
 
 
 class AEPDeleteOperator(AEPBaseOperator):
-    """Delete one Flow Service resource. A 404 counts as already deleted, so a teardown can be re-run.
+    """Delete one AEP resource. A 404 counts as already deleted, so a teardown can be re-run.
 
-    Returns True if this task deleted it, False if it was already gone. Subclasses name the collection
-    and the argument holding the id.
+    ``created`` takes the creating task's ``created`` XCom (``create_task.output["created"]``): when that
+    task reused a resource made earlier (``False``), this task leaves it alone, so the teardown of one DAG
+    run never removes what another run still uses. ``enabled`` (templated, e.g. ``"{{ params.teardown }}"``)
+    skips the task when it renders false: a per-task switch that, unlike a short-circuit task, also works
+    inside mapped task groups. A refusal (HTTP 400, e.g. a connection still used by a
+    dataflow) fails the task without retries: retrying cannot change it.
+    Returns True if this task deleted it, False if it was already gone or was not this run's to delete.
+    Subclasses name the collection and the argument holding the id, and may override :meth:`delete`.
     """
 
     collection: str = ""
     id_argument: str = ""
     ui_color = "#fa0f00"
 
-    def __init__(self, *, missing_ok: bool = True, aep_conn_id: str = "aep_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.missing_ok = missing_ok
+        self.created = created
+        self.enabled = enabled
         self.aep_conn_id = aep_conn_id
 
+    def delete(self, resource_id: str) -> bool:
+        return self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
+
     def execute(self, context: Context) -> bool:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_aep.client.errors import AEPBadRequestError
+
+        if not is_true(self.enabled):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(f"{self.task_id}: not enabled for this DAG run (enabled={self.enabled!r})")
         resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))
-        deleted = self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
+        if not is_true(self.created, default=True):
+            self.log.info("Leaving %s %s: this DAG run reused it rather than creating it", self.collection, resource_id)
+            return False
+        try:
+            deleted = self.delete(resource_id)
+        except AEPBadRequestError as err:
+            raise AirflowFailException(
+                f"{self.task_id}: AEP refused to delete {self.collection} {resource_id}: {err}"
+            ) from None
         self.log.info("%s %s %s", "Deleted" if deleted else "Already gone:", self.collection, resource_id)
         return deleted
+
+
+def verify_reused(
+    task: BaseOperator, resource: str, existing: Mapping[str, Any], asked: Mapping[str, Any], *, name: str | None = None
+) -> None:
+    """Fail unless every dotted field of ``asked`` has the same value in the reused ``existing`` resource."""
+    from airflow_provider_aep.client.models import dig
+    from airflow_provider_aep.exceptions import AEPResourceMismatchError
+
+    for field, value in asked.items():
+        current = dig(existing, field)
+        if current != value:
+            label = name or str(existing.get("name") or existing.get("title") or existing.get("id"))
+            raise AEPResourceMismatchError(task.task_id, resource, label, field, current, value)
+
+
+def is_true(value: Any, *, default: bool = False) -> bool:
+    """A flag that may arrive rendered as text: ``True``/``"True"``/``"1"`` are true; None means ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    return bool(value)
+
+
+def push_created(context: Context, created: bool) -> None:
+    """``created`` XCom: whether this try made the resource (False: an existing one was reused)."""
+    context["ti"].xcom_push(key="created", value=bool(created))
 
 
 class DeleteConnectionOperator(AEPDeleteOperator):
     """Delete a base connection (after its dataflows and source connections: AEP refuses otherwise)."""
 
-    template_fields: Sequence[str] = ("base_connection_id",)
+    template_fields: Sequence[str] = ("base_connection_id", "created", "enabled")
     collection = "connections"
     id_argument = "base_connection_id"
 

@@ -103,6 +103,8 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
     * ``object_type="root"``: the tables, optionally narrowed by ``table_filter`` (names, globs, or
       ``re:`` regexes). Returns the table dicts (``name``, ``path``, ...) or, with ``return_paths=True``,
       a list of paths ready for ``CreateSourceConnectionOperator.partial(...).expand(table_path=...)``.
+      A filter that matches no table fails the task (naming ``table_filter`` and listing the tables)
+      unless ``allow_empty=True``.
     * ``object_type="table"``: ``{"path", "format", "columns", "delta_column_candidates"}`` for ``table``,
       plus at most ``preview_rows`` sample ``rows`` with ``preview=True``. Preview rows are customer data
       that end up in XCom, so they are opt-in and bounded.
@@ -119,6 +121,7 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
         table: str | None = None,
         table_filter: list[str] | str | None = None,
         return_paths: bool = False,
+        allow_empty: bool = False,
         preview: bool = False,
         preview_rows: int = 5,
         aep_conn_id: str = "aep_default",
@@ -135,6 +138,7 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
         self.table = table
         self.table_filter = table_filter
         self.return_paths = return_paths
+        self.allow_empty = allow_empty
         self.preview = preview
         self.preview_rows = preview_rows
         if not is_template(object_type):
@@ -162,16 +166,23 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
         tables = self.hook.client.explore_tables(connection_id)
         if selection is not None:
             missing = selection.missing(tables)
+            available = ", ".join(sorted(str(t["path"]) for t in tables)) or "none"
             if missing:
-                available = ", ".join(sorted(str(t["path"]) for t in tables)) or "none"
                 raise AEPInvalidArgumentError(
                     self.task_id, "table_filter", f"names tables that do not exist: {missing}; available: {available}"
                 )
             tables = [t for t in tables if selection.matches(t)]
+            if not tables and not self.allow_empty:
+                raise AEPInvalidArgumentError(
+                    self.task_id,
+                    "table_filter",
+                    f"{self.table_filter!r} matches no table (an onboarding of nothing is not a success; pass "
+                    f"allow_empty=True if that is expected); available: {available}",
+                )
         paths = [t["path"] for t in tables]
         self.log.info("Base connection %s: %d tables selected: %s", connection_id, len(paths), paths)
         if not tables:
-            self.log.warning("No table matched table_filter=%r", self.table_filter)
+            self.log.warning("No table matched table_filter=%r (allow_empty=True)", self.table_filter)
         return paths if self.return_paths else tables
 
     def explore_table(self, connection_id: str, table: str) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from airflow_provider_aep.operators.connections import (
     AEPBaseOperator,
     AEPDeleteOperator,
     is_template,
+    push_created,
     require_text,
+    verify_reused,
 )
 
 if TYPE_CHECKING:
@@ -181,7 +183,7 @@ class CreateDataflowOperator(AEPBaseOperator):
         if not _has_template(delta_column):
             self._transformations()
 
-    def _transformations(self) -> list[dict[str, Any]]:
+    def _transformations(self, mapping_version: int | str | None = None) -> list[dict[str, Any]]:
         delta = validate_delta_column(self, self.delta_column)
         if delta is None and self.flow_spec_name == CRM_FLOW_SPEC_NAME:
             raise AEPInvalidArgumentError(
@@ -192,7 +194,7 @@ class CreateDataflowOperator(AEPBaseOperator):
             transformations.append({"name": "Copy", "params": {"deltaColumn": delta}})
         if self.mapping_id is not None:
             mapping_id = require_text(self, "mapping_id", self.mapping_id)
-            version = self.mapping_version if self.mapping_version is not None else 0
+            version = self.mapping_version if self.mapping_version is not None else mapping_version or 0
             transformations.append({"name": "Mapping", "params": {"mappingId": mapping_id, "mappingVersion": version}})
         return transformations
 
@@ -211,8 +213,8 @@ class CreateDataflowOperator(AEPBaseOperator):
         source_ids = _id_list(self, "source_connection_ids", self.source_connection_ids)
         target_id = require_text(self, "target_connection_id", self.target_connection_id)
         schedule = validate_schedule(self, self.schedule)
-        transformations = self._transformations()
         client = self.hook.client
+        transformations = self._transformations(self._current_mapping_version())
 
         flow_spec = client.find_flow_spec(self.flow_spec_name)
         sources = [client.get_resource("sourceConnections", source_id) for source_id in source_ids]
@@ -234,12 +236,24 @@ class CreateDataflowOperator(AEPBaseOperator):
             body["description"] = self.description
         result = client.create_flow(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         if not result.created:
-            self._check_reused(result.resource or client.get_flow(result.id), source_ids, target_id)
+            flow = result.resource or client.get_flow(result.id)
+            self._check_reused(flow, source_ids, target_id)
+            verify_reused(
+                self, "dataflow", _transformation_view(flow), _transformation_view(body), name=flow.get("name")
+            )
         self.log.info("%s dataflow %s (%r)", "Created" if result.created else "Reusing existing", result.id, name)
         context["ti"].xcom_push(key="etag", value=result.etag)
+        push_created(context, result.created)
         settings = self.hook.settings
         AEPDataflowLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=result.id)
         return result.id
+
+    def _current_mapping_version(self) -> int | str | None:
+        """Without ``mapping_version`` the flow uses the mapping set's current version (read from Data Prep)."""
+        if self.mapping_id is None or self.mapping_version is not None:
+            return None
+        mapping_id = require_text(self, "mapping_id", self.mapping_id)
+        return self.hook.data_prep.get_mapping_set(mapping_id).get("version", 0)
 
     @staticmethod
     def _default_name(sources: Sequence[Mapping[str, Any]], target: Mapping[str, Any]) -> str:
@@ -259,6 +273,19 @@ class CreateDataflowOperator(AEPBaseOperator):
             )
 
 
+def _transformation_view(flow: Mapping[str, Any]) -> dict[str, Any]:
+    """What a reused dataflow must share with the one asked for: delta column and mapping set (id, version)."""
+    found: dict[str, Any] = {"deltaColumn": None, "mappingId": None, "mappingVersion": None}
+    for item in flow.get("transformations") or []:
+        params = item.get("params") or {} if isinstance(item, Mapping) else {}
+        if item.get("name") == "Copy":
+            found["deltaColumn"] = (params.get("deltaColumn") or {}).get("name")
+        elif item.get("name") == "Mapping":
+            found["mappingId"] = params.get("mappingId")
+            found["mappingVersion"] = None if params.get("mappingVersion") is None else str(params["mappingVersion"])
+    return found
+
+
 def _has_template(value: Any) -> bool:
     if isinstance(value, Mapping):
         return any(_has_template(v) for v in value.values())
@@ -268,7 +295,7 @@ def _has_template(value: Any) -> bool:
 class DeleteDataflowOperator(AEPDeleteOperator):
     """Delete a dataflow (first in a teardown). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("flow_id",)
+    template_fields: Sequence[str] = ("flow_id", "created", "enabled")
     collection = "flows"
     id_argument = "flow_id"
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.client.models import dig
+from airflow_provider_aep.client.models import FlowRun, dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
-from airflow_provider_aep.operators.connections import AEPBaseOperator, require_text
+from airflow_provider_aep.operators.connections import AEPBaseOperator, is_true, require_text
 from airflow_provider_aep.operators.flows import epoch_seconds, validate_delta_column
 
 if TYPE_CHECKING:
@@ -28,11 +28,21 @@ class TriggerFlowRunOperator(AEPBaseOperator):
     Times are epoch seconds (integers, digit strings from templates, or aware datetimes); ``start_time``
     defaults to now, the window is sent only when given. ``delta_column`` is only accepted by AEP on the
     first run of a flow. With ``reuse_active_run`` (default) a run that is still scheduled or in progress
-    is returned instead of starting another, so a retried task does not queue duplicate ingestions.
+    is returned instead of starting another, so a retried task does not queue duplicate ingestions, but
+    only if it ingests the same window and delta column. A ``once`` dataflow starts its own first run when
+    it is created: pass ``adopt_first_run=create_dataflow.output["created"]`` so that the DAG run that
+    created the dataflow takes that run (finished or not) instead of ingesting the same data twice.
     Pair it with ``AEPFlowRunSensor(run_id=...)`` to wait for the outcome.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "start_time", "window_start_time", "window_end_time", "delta_column")
+    template_fields: Sequence[str] = (
+        "flow_id",
+        "start_time",
+        "window_start_time",
+        "window_end_time",
+        "delta_column",
+        "adopt_first_run",
+    )
     operator_extra_links = (AEPFlowRunLink(),)
     ui_color = "#fa0f00"
 
@@ -45,6 +55,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         window_end_time: Any = None,
         delta_column: str | Mapping[str, str] | None = None,
         reuse_active_run: bool = True,
+        adopt_first_run: Any = False,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
@@ -56,6 +67,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         self.window_end_time = window_end_time
         self.delta_column = delta_column
         self.reuse_active_run = reuse_active_run
+        self.adopt_first_run = adopt_first_run
 
     def build_params(self, *, now: float | None = None) -> dict[str, Any]:
         """The run's ``params``, validated locally."""
@@ -75,6 +87,30 @@ class TriggerFlowRunOperator(AEPBaseOperator):
             params["deltaColumn"] = delta
         return params
 
+    def _adoptable(self, run: FlowRun, params: Mapping[str, Any]) -> str | None:
+        """The active run's id if it ingests what this task asks for (same window and delta column)."""
+        own = run.params
+        for key in ("windowStartTime", "windowEndTime"):
+            if own.get(key) != params.get(key):
+                self.log.info(
+                    "Run %s is %s but has %s=%r, not %r; starting another run",
+                    *(run.id, run.status, key, own.get(key), params.get(key)),
+                )
+                return None
+        asked, has = dig(params, "deltaColumn.name"), dig(own, "deltaColumn.name")
+        if asked is not None and has is not None and asked != has:
+            self.log.info("Run %s uses delta column %r, not %r; starting another run", run.id, has, asked)
+            return None
+        if not own:
+            self.log.info(
+                "Adopting run %s (%s): the dataflow's own first run, started by its 'once' schedule when it was "
+                "created; no second run is started",
+                *(run.id, run.status),
+            )
+        else:
+            self.log.info("Flow already has run %s %s with the same window; not starting another", run.id, run.status)
+        return run.id
+
     def execute(self, context: Context) -> str:
         flow_id = require_text(self, "flow_id", self.flow_id)
         params = self.build_params()
@@ -85,9 +121,18 @@ class TriggerFlowRunOperator(AEPBaseOperator):
                 self.task_id, "flow_id", f"{flow_id} is scheduled {frequency!r}; on-demand runs need a 'once' dataflow"
             )
         latest = client.latest_run(flow_id)
-        if self.reuse_active_run and latest is not None and latest.phase == "running":
-            run_id = latest.id
-            self.log.info("Flow %s already has run %s %s; not starting another", flow_id, run_id, latest.status)
+        adopted = None
+        if is_true(self.adopt_first_run) and latest is not None and not latest.params:
+            adopted = latest.id
+            self.log.info(
+                "Adopting run %s (%s): the dataflow was created by this DAG run and its 'once' schedule already "
+                "started this first ingestion, so no second run is started",
+                *(latest.id, latest.status),
+            )
+        elif self.reuse_active_run and latest is not None and latest.phase == "running":
+            adopted = self._adoptable(latest, params)
+        if adopted is not None:
+            run_id = adopted
         else:
             run_id = client.create_run(flow_id, params, known_latest=latest.id if latest else None).id
             self.log.info("Started run %s of flow %s", run_id, flow_id)

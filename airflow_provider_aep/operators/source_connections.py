@@ -12,7 +12,9 @@ from airflow_provider_aep.operators.connections import (
     AEPBaseOperator,
     AEPDeleteOperator,
     is_template,
+    push_created,
     require_text,
+    verify_reused,
 )
 
 if TYPE_CHECKING:
@@ -21,9 +23,10 @@ if TYPE_CHECKING:
 DATA_FORMATS = ("tabular", "delimited", "json", "parquet")
 
 
-def default_source_name(table_path: str) -> str:
-    """Deterministic, so a re-run finds the connection it made before instead of creating another."""
-    return f"{table_path} source connection"
+def default_source_name(base_connection_name: str, table_path: str) -> str:
+    """Deterministic, so a re-run finds the connection it made before instead of creating another, and
+    different per base connection, so two onboardings in one sandbox never share a dataflow name."""
+    return f"{base_connection_name}: {table_path}"
 
 
 class CreateSourceConnectionOperator(AEPBaseOperator):
@@ -69,11 +72,15 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
     def execute(self, context: Context) -> str:
         base_id = require_text(self, "base_connection_id", self.base_connection_id)
         table_path = require_text(self, "table_path", self.table_path)
-        name = require_text(self, "name", self.name) if self.name is not None else default_source_name(table_path)
         client = self.hook.client
-        spec = dig(client.get_connection(base_id), "connectionSpec")
+        base = client.get_connection(base_id)
+        spec = dig(base, "connectionSpec")
         if not isinstance(spec, dict) or not spec.get("id"):
             raise AEPInvalidArgumentError(self.task_id, "base_connection_id", f"{base_id} has no connectionSpec")
+        if self.name is not None:
+            name = require_text(self, "name", self.name)
+        else:
+            name = default_source_name(str(base.get("name") or base_id), table_path)
         body: dict[str, Any] = {
             "name": name,
             "baseConnectionId": base_id,
@@ -84,16 +91,21 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         if self.description:
             body["description"] = self.description
         result = client.create_source_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        if not result.created:
+            existing = result.resource or client.get_resource("sourceConnections", result.id)
+            asked = {"params.path": table_path, "data.format": self.data_format, "connectionSpec.id": spec["id"]}
+            verify_reused(self, "source connection", existing, asked)
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s source connection %s for %s (%r)", verb, result.id, table_path, name)
         context["ti"].xcom_push(key="etag", value=result.etag)
+        push_created(context, result.created)
         return result.id
 
 
 class DeleteSourceConnectionOperator(AEPDeleteOperator):
     """Delete a source connection (after the dataflows using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("source_connection_id",)
+    template_fields: Sequence[str] = ("source_connection_id", "created", "enabled")
     collection = "sourceConnections"
     id_argument = "source_connection_id"
 

@@ -6,14 +6,16 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.client.models import DATA_LAKE_CONNECTION_SPEC_ID
+from airflow_provider_aep.client.models import DATA_LAKE_CONNECTION_SPEC_ID, dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.operators.connections import (
     IF_EXISTS_CHOICES,
     AEPBaseOperator,
     AEPDeleteOperator,
     is_template,
+    push_created,
     require_text,
+    verify_reused,
 )
 
 if TYPE_CHECKING:
@@ -115,17 +117,27 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
-        result = self.hook.client.create_target_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        client = self.hook.client
+        result = client.create_target_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        if not result.created:
+            existing = result.resource or client.get_resource("targetConnections", result.id)
+            asked = {
+                "params.dataSetId": body["params"]["dataSetId"],
+                "data.schema.id": body["data"]["schema"]["id"],
+                "data.format": body["data"].get("format", dig(existing, "data.format")),
+            }
+            verify_reused(self, "target connection", existing, asked)
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s target connection %s for dataset %s", verb, result.id, body["params"]["dataSetId"])
         context["ti"].xcom_push(key="etag", value=result.etag)
+        push_created(context, result.created)
         return result.id
 
 
 class DeleteTargetConnectionOperator(AEPDeleteOperator):
     """Delete a target connection (after the dataflows using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("target_connection_id",)
+    template_fields: Sequence[str] = ("target_connection_id", "created", "enabled")
     collection = "targetConnections"
     id_argument = "target_connection_id"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_verdict
+from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_not_before, run_verdict
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
 
@@ -31,11 +32,15 @@ class AEPFlowRunSensor(BaseSensorOperator):
     error codes and messages. A run that succeeded with ``failedRecordCount > 0`` (partial ingestion) is
     accepted, logged as a warning, or failed, per ``failed_records_policy``.
 
+    In flow-id mode only a run created at or after ``not_before`` counts (epoch seconds or an aware
+    datetime; default: the DAG run's data interval start, else its logical date, else when it was
+    triggered), so yesterday's success never satisfies today's DAG run.
+
     With ``deferrable=True`` the waiting happens in the triggerer (:class:`AEPFlowRunTrigger`) after one
     synchronous check, so a run that already ended never defers. ``timeout`` bounds the wait either way.
     """
 
-    template_fields: Sequence[str] = ("flow_id", "run_id")
+    template_fields: Sequence[str] = ("flow_id", "run_id", "not_before")
     operator_extra_links = (AEPFlowRunLink(),)
     ui_color = "#fa0f00"
 
@@ -46,6 +51,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
         run_id: str | None = None,
         aep_conn_id: str = "aep_default",
         failed_records_policy: str = "warn",
+        not_before: Any = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -60,6 +66,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
         self.run_id = run_id
         self.aep_conn_id = aep_conn_id
         self.failed_records_policy = failed_records_policy
+        self.not_before = not_before
         self.deferrable = deferrable
 
     @cached_property
@@ -80,7 +87,30 @@ class AEPFlowRunSensor(BaseSensorOperator):
             raise AEPInvalidArgumentError(self.task_id, "run_id", "and flow_id rendered empty; give at least one")
         return ids[0], ids[1]
 
-    def fetch_run(self) -> FlowRun | None:
+    def _not_before(self, context: Context) -> float | None:
+        """Epoch seconds before which a flow's runs belong to earlier DAG runs (flow-id mode only)."""
+        if self._ids()[1]:
+            return None
+        value = self.not_before
+        if value is None:
+            dag_run = context.get("dag_run")
+            value = (
+                context.get("data_interval_start") or context.get("logical_date") or getattr(dag_run, "run_after", None)
+            )
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise AEPInvalidArgumentError(self.task_id, "not_before", "must be a timezone-aware datetime")
+            return value.timestamp()
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise AEPInvalidArgumentError(
+                self.task_id, "not_before", f"must be epoch seconds or an aware datetime, got {value!r}"
+            ) from None
+
+    def fetch_run(self, not_before: float | None = None) -> FlowRun | None:
         flow_id, run_id = self._ids()
         client = self.hook.client
         if run_id:
@@ -88,12 +118,12 @@ class AEPFlowRunSensor(BaseSensorOperator):
             if flow_id and run.flow_id and run.flow_id != flow_id:
                 raise AEPInvalidArgumentError(self.task_id, "run_id", f"{run_id} belongs to flow {run.flow_id}")
             return run
-        return client.latest_run(flow_id)  # type: ignore[arg-type]
+        return run_not_before(client.latest_run(flow_id), not_before)  # type: ignore[arg-type]
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
-        run = self.fetch_run()
+        run = self.fetch_run(self._not_before(context))
         if run is None:
-            self.log.info("Flow %s has no run yet", self.flow_id)
+            self.log.info("Flow %s has no run for this DAG run yet", self.flow_id)
             return False
         phase, message = run_verdict(run, self.failed_records_policy)
         if phase == "running":
@@ -142,6 +172,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 deadline=time.time() + self.timeout,
                 failed_records_policy=self.failed_records_policy,
+                not_before=self._not_before(context),
             ),
             method_name="execute_complete",
         )

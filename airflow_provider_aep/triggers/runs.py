@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_aep.client.errors import Redactor
-from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_verdict
+from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_not_before, run_verdict
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
@@ -31,7 +31,8 @@ class AEPFlowRunTrigger(BaseTrigger):
     """Poll a run (``run_id``) or the newest run of a flow (``flow_id``) until it is terminal.
 
     Yields exactly one event ``{"status": "success"|"failed"|"timeout"|"error", "run": summary|None,
-    "message": str}``. ``deadline`` is an epoch timestamp (seconds); ``None`` waits forever.
+    "message": str}``. ``deadline`` is an epoch timestamp (seconds); ``None`` waits forever. In flow-id
+    mode runs created before ``not_before`` (epoch seconds) are ignored.
     """
 
     def __init__(
@@ -43,6 +44,7 @@ class AEPFlowRunTrigger(BaseTrigger):
         poll_interval: float = 60.0,
         deadline: float | None = None,
         failed_records_policy: str = "warn",
+        not_before: float | None = None,
     ) -> None:
         super().__init__()
         if not flow_id and not run_id:
@@ -55,6 +57,7 @@ class AEPFlowRunTrigger(BaseTrigger):
         self.poll_interval = max(float(poll_interval), 0.0)
         self.deadline = float(deadline) if deadline is not None else None
         self.failed_records_policy = failed_records_policy
+        self.not_before = float(not_before) if not_before is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -66,6 +69,7 @@ class AEPFlowRunTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "failed_records_policy": self.failed_records_policy,
+                "not_before": self.not_before,
             },
         )
 
@@ -115,4 +119,4 @@ class AEPFlowRunTrigger(BaseTrigger):
             if self.flow_id and run.flow_id and run.flow_id != self.flow_id:
                 raise ValueError(f"run {run.id} belongs to flow {run.flow_id}, not {self.flow_id}")
             return run
-        return await client.latest_run(self.flow_id)  # type: ignore[arg-type]
+        return run_not_before(await client.latest_run(self.flow_id), self.not_before)  # type: ignore[arg-type]

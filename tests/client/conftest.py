@@ -8,9 +8,13 @@ import responses
 from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.flow_service import FlowServiceClient
 from airflow_provider_aep.client.http import RetryPolicy
+from airflow_provider_aep.client.platform import PlatformClient
 
 PLATFORM = "https://platform.adobe.io"
 FS = PLATFORM + "/data/foundation/flowservice"
+SR = PLATFORM + "/data/foundation/schemaregistry"
+CAT = PLATFORM + "/data/foundation/catalog"
+DP = PLATFORM + "/data/foundation/conversion"
 IMS = "https://ims-na1.adobelogin.com/ims/token/v3"
 ORG = "0123456789ABCDEF01234567@AdobeOrg"
 SECRET = "client-secret-SECRET-abc123"
@@ -32,13 +36,34 @@ def client(settings: AEPSettings, sleeps: list[float]) -> FlowServiceClient:
 
 
 @pytest.fixture
+def platform(settings: AEPSettings, sleeps: list[float]) -> PlatformClient:
+    return PlatformClient(settings, retry=RetryPolicy(max_attempts=4, sleep=sleeps.append))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tenant_cache():
+    """Tenant ids are cached per process, like tokens; each test starts without one."""
+    from airflow_provider_aep.client.schema_registry import TENANTS
+
+    TENANTS.clear()
+    yield
+    TENANTS.clear()
+
+
+@pytest.fixture
 def http():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
 
 @pytest.fixture
-def ims(http):
+def strict_http():
+    """Like ``http``, but every stub registered must be called (tests of the service clients)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def mint_tokens(mock) -> dict[str, int]:
     """IMS that mints token-1, token-2, ... on each request."""
     counter = {"n": 0}
 
@@ -50,5 +75,34 @@ def ims(http):
             f'{{"access_token": "token-{counter["n"]}-xxxxxxxx", "token_type": "bearer", "expires_in": 86399}}',
         )
 
-    http.add_callback(responses.POST, IMS, callback=mint)
+    mock.add_callback(responses.POST, IMS, callback=mint)
     return counter
+
+
+@pytest.fixture
+def ims(http):
+    return mint_tokens(http)
+
+
+@pytest.fixture
+def strict_ims(strict_http):
+    return mint_tokens(strict_http)
+
+
+def assert_platform_headers(request, *, accept: str, content_type: str | None = None) -> None:
+    """The five platform headers, plus the Accept and (only with a body) Content-Type of this call."""
+    assert request.headers["Authorization"].startswith("Bearer token-")
+    assert request.headers["x-api-key"] == "my-client"
+    assert request.headers["x-gw-ims-org-id"] == ORG
+    assert request.headers["x-sandbox-name"] == "dev-1"
+    assert request.headers["Accept"] == accept
+    if content_type is None:
+        assert "Content-Type" not in request.headers
+    else:
+        assert request.headers["Content-Type"] == content_type
+
+
+def service_calls(mock, prefix: str, method: str | None = None) -> list:
+    return [
+        c for c in mock.calls if c.request.url.startswith(prefix) and (method is None or c.request.method == method)
+    ]

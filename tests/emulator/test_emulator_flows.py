@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from .helpers import CRM_TO_AEP, DATA_LAKE, HUBSPOT, S3, flow_error_code
+from .helpers import CRM_TO_AEP, DATA_LAKE, HUBSPOT, S3, flow_error_code, make_mapping_set
 
 
 @pytest.fixture
@@ -140,10 +140,11 @@ def test_patch_flow(fs, parts):
     body = fs.flow_body(parts["source"], parts["target"], startTime=int(time.time()), frequency="hour", interval=1)
     created = fs.created("/flows", body)
     path = f"/flows/{created['id']}"
+    other_mapping = make_mapping_set(fs, fs.dataset()[1])
     ops = [
         {"op": "replace", "path": "/scheduleParams/frequency", "value": "day"},
         {"op": "replace", "path": "/name", "value": "renamed"},
-        {"op": "replace", "path": "/transformations/1/params/mappingId", "value": "m2"},
+        {"op": "replace", "path": "/transformations/1/params/mappingId", "value": other_mapping},
     ]
     assert flow_error_code(fs.patch(path, ops, None)) == "1403-400"
     patched = fs.patch(path, ops, created["etag"])
@@ -151,7 +152,7 @@ def test_patch_flow(fs, parts):
     flow = fs.item(path)
     assert flow["name"] == "renamed"
     assert flow["scheduleParams"]["frequency"] == "day"
-    assert flow["transformations"][1]["params"]["mappingId"] == "m2"
+    assert flow["transformations"][1]["params"]["mappingId"] == other_mapping
     assert flow["lastOperation"]["operation"] == "update"
     assert flow["lastOperation"]["ops"][0]["path"] == "/scheduleParams/frequency"
     bad = [{"op": "replace", "path": "/scheduleParams/interval", "value": "0"}]

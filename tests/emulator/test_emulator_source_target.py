@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import DATA_LAKE, DATASET_ID, HUBSPOT, S3, SCHEMA_ID, flow_error_code
+from .helpers import DATA_LAKE, HUBSPOT, S3, flow_error_code
 
 
 def source_body(base_id, **overrides):
@@ -19,13 +19,8 @@ def source_body(base_id, **overrides):
     return doc
 
 
-def target_body(**overrides):
-    doc = {
-        "name": "tgt",
-        "data": {"schema": {"id": SCHEMA_ID, "version": "application/vnd.adobe.xed-full+json;version=1"}},
-        "params": {"dataSetId": DATASET_ID},
-        "connectionSpec": {"id": DATA_LAKE, "version": "1.0"},
-    }
+def target_body(fs, **overrides):
+    doc = fs.target_body("tgt")
     doc.update(overrides)
     return doc
 
@@ -101,10 +96,11 @@ def test_source_spec_must_match_base_connection(fs):
 
 
 def test_target_connection_lifecycle(fs):
-    created = fs.created("/targetConnections", target_body())
+    dataset_id, schema_id = fs.dataset()
+    created = fs.created("/targetConnections", target_body(fs))
     item = fs.item(f"/targetConnections/{created['id']}")
-    assert item["params"] == {"dataSetId": DATASET_ID}
-    assert item["data"]["schema"]["id"] == SCHEMA_ID
+    assert item["params"] == {"dataSetId": dataset_id}
+    assert item["data"]["schema"]["id"] == schema_id
     assert item["connectionSpec"] == {"id": DATA_LAKE, "version": "1.0"}
     ops = [{"op": "replace", "path": "/name", "value": "renamed"}]
     assert fs.patch(f"/targetConnections/{created['id']}", ops, created["etag"]).status_code == 200
@@ -126,7 +122,7 @@ def test_target_connection_lifecycle(fs):
     ],
 )
 def test_target_validation(fs, overrides, code, needle):
-    response = fs.post("/targetConnections", json=target_body(**overrides))
+    response = fs.post("/targetConnections", json=target_body(fs, **overrides))
     assert response.status_code == 400, response.text
     assert flow_error_code(response) == code
     assert needle in response.json()["report"]["detailed-message"]

@@ -69,27 +69,63 @@ def emulator(aep_emulator, connections):
 
 DATASET_ID = "5ed5639d798a22191b6987b2"
 SCHEMA_ID = "https://ns.adobe.com/tenant/schemas/0123456789abcdef"
+TABLE = "Hubspot.Contacts"
 
 
 @pytest.fixture
-def pipeline(emulator, context) -> dict[str, str]:
-    """Base, source (Hubspot.Contacts) and target connections plus a ``once`` dataflow, made in the emulator."""
+def base_connection_id(emulator, context) -> str:
     from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator
+
+    return CreateHubSpotConnectionOperator(task_id="base", name="hubspot").execute(context)
+
+
+@pytest.fixture
+def explored(base_connection_id, context) -> dict[str, Any]:
+    """``Hubspot.Contacts`` as ``AEPExploreConnectionOperator(object_type="table")`` returns it."""
+    from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator
+
+    return AEPExploreConnectionOperator(
+        task_id="explore", base_connection_id=base_connection_id, object_type="table", table=TABLE
+    ).execute(context)
+
+
+@pytest.fixture
+def target_side(explored, context) -> dict[str, str]:
+    """Field group, schema, dataset and mapping set for ``Hubspot.Contacts``, made by the operators."""
+    from airflow_provider_aep.operators.catalog import CreateDatasetOperator
+    from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
+    from airflow_provider_aep.operators.schema_registry import CreateFieldGroupOperator, CreateSchemaOperator
+
+    ids = {"field_group": CreateFieldGroupOperator(task_id="fg", table=explored).execute(context)}
+    ids["schema"] = CreateSchemaOperator(
+        task_id="schema", title="HubSpot Contacts", field_group_ids=ids["field_group"]
+    ).execute(context)
+    ids["dataset"] = CreateDatasetOperator(task_id="ds", name="HubSpot Contacts", schema_id=ids["schema"]).execute(
+        context
+    )
+    ids["mapping"] = CreateMappingSetOperator(task_id="map", schema_id=ids["schema"], table=explored).execute(context)
+    return ids
+
+
+@pytest.fixture
+def pipeline(base_connection_id, target_side, context) -> dict[str, str]:
+    """Base, source (Hubspot.Contacts) and target connections plus a ``once`` dataflow with its mapping set."""
     from airflow_provider_aep.operators.flows import CreateDataflowOperator
     from airflow_provider_aep.operators.source_connections import CreateSourceConnectionOperator
     from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
 
-    ids = {"base": CreateHubSpotConnectionOperator(task_id="base", name="hubspot").execute(context)}
+    ids = {"base": base_connection_id, **target_side}
     ids["source"] = CreateSourceConnectionOperator(
-        task_id="source", base_connection_id=ids["base"], table_path="Hubspot.Contacts"
+        task_id="source", base_connection_id=ids["base"], table_path=TABLE
     ).execute(context)
     ids["target"] = CreateTargetConnectionOperator(
-        task_id="target", dataset_id=DATASET_ID, schema_id=SCHEMA_ID
+        task_id="target", dataset_id=target_side["dataset"], schema_id=target_side["schema"]
     ).execute(context)
     ids["flow"] = CreateDataflowOperator(
         task_id="flow",
         source_connection_ids=ids["source"],
         target_connection_id=ids["target"],
         delta_column="Updated_At",
+        mapping_id=target_side["mapping"],
     ).execute(context)
     return ids

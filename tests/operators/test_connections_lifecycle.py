@@ -6,6 +6,7 @@ import json
 
 import pytest
 import responses
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPPreconditionFailedError
 from airflow_provider_aep.exceptions import AEPConnectionConfigError
@@ -129,7 +130,8 @@ def test_emulator_teardown_order(emulator, context, pipeline):
     from airflow_provider_aep.operators.target_connections import DeleteTargetConnectionOperator
 
     delete_base = DeleteConnectionOperator(task_id="d", base_connection_id=pipeline["base"])
-    with pytest.raises(AEPBadRequestError):  # AEP refuses while a dataflow still uses it
+    # AEP refuses while a dataflow still uses it: a deterministic 400, so no task retries (AirflowFailException).
+    with pytest.raises(AirflowFailException, match="FLOW-1418-400"):
         delete_base.execute(context)
     DeleteDataflowOperator(task_id="f", flow_id=pipeline["flow"]).execute(context)
     DeleteSourceConnectionOperator(task_id="s", source_connection_id=pipeline["source"]).execute(context)

@@ -100,7 +100,6 @@ def test_root_lists_tables_and_leaves_out_other_entries(aep_http, context):
         (["re:Hubspot\\.(All_Deals|Companies)"], ["Hubspot.All_Deals", "Hubspot.Companies"]),
         ("['Hubspot.Contacts']", ["Hubspot.Contacts"]),  # a list param rendered by Jinja
         ('["Hubspot.All_Deals"]', ["Hubspot.All_Deals"]),
-        ("Hubspot.Nothing*", []),
     ],
 )
 def test_table_filter_returns_paths_for_mapping(aep_http, context, table_filter, expected):
@@ -108,6 +107,20 @@ def test_table_filter_returns_paths_for_mapping(aep_http, context, table_filter,
     paths = explore(table_filter=table_filter, return_paths=True).execute(context)
     assert paths == expected
     json.dumps(paths)
+
+
+@pytest.mark.parametrize("table_filter", ["Hubspot.Nothing*", "re:^Nope$"])
+def test_a_filter_matching_no_table_fails_naming_table_filter(aep_http, context, table_filter):
+    aep_http.add(responses.GET, EXPLORE, json=ROOT)
+    with pytest.raises(
+        AEPInvalidArgumentError, match=r"'table_filter' .*matches no table.*available: Hubspot\.All_Deals"
+    ):
+        explore(table_filter=table_filter, return_paths=True).execute(context)
+
+
+def test_an_empty_match_is_allowed_when_asked_for(aep_http, context):
+    aep_http.add(responses.GET, EXPLORE, json=ROOT)
+    assert explore(table_filter="Hubspot.Nothing*", return_paths=True, allow_empty=True).execute(context) == []
 
 
 def test_a_selected_table_that_does_not_exist_fails_and_lists_the_available_ones(aep_http, context):

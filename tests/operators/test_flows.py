@@ -10,7 +10,7 @@ import responses
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.operators.flows import CreateDataflowOperator, DeleteDataflowOperator, validate_schedule
 
-from .conftest import FS, sent_bodies
+from .conftest import FS, PLATFORM, sent_bodies
 
 HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -121,6 +121,12 @@ def test_templated_schedule_is_checked_after_rendering_before_any_request(aep_ht
 
 # --------------------------------------------------------------------------- requests
 def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
+    # Without mapping_version the flow takes the mapping set's current version from Data Prep.
+    no_flows.add(
+        responses.GET,
+        PLATFORM + "/data/foundation/conversion/mappingSets/500a9b747fcf4908a21917d49bd61780",
+        json={"id": "500a9b747fcf4908a21917d49bd61780", "version": 2},
+    )
     op = create(
         delta_column={"name": "Updated_At", "dateFormat": "yyyy-MM-dd HH:mm:ss", "timezone": "UTC"},
         mapping_id="500a9b747fcf4908a21917d49bd61780",
@@ -141,7 +147,7 @@ def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
                         "deltaColumn": {"name": "Updated_At", "dateFormat": "yyyy-MM-dd HH:mm:ss", "timezone": "UTC"}
                     },
                 },
-                {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": 0}},
+                {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": 2}},
             ],
             "scheduleParams": {"startTime": 1591043454, "frequency": "once"},
             "description": "collecting Hubspot.Contacts",
@@ -177,11 +183,41 @@ def test_reuses_the_same_dataflow(specs, context):
         "flowSpec": {"id": CRM_TO_AEP["id"]},
         "sourceConnectionIds": ["src-1"],
         "targetConnectionIds": ["tgt-1"],
+        "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "Updated_At"}}}],
     }
     specs.add(responses.GET, FS + "/flows", json={"items": [existing], "_links": {}})
     specs.add(responses.GET, FS + "/flows/flow-old", json={"items": [existing]})
     assert create().execute(context) == "flow-old"
     assert not sent_bodies(specs, "POST", "/flows")
+
+
+@pytest.mark.parametrize(
+    ("transformations", "field"),
+    [
+        ([{"name": "Copy", "params": {"deltaColumn": {"name": "Created_At"}}}], "deltaColumn"),
+        (
+            [
+                {"name": "Copy", "params": {"deltaColumn": {"name": "Updated_At"}}},
+                {"name": "Mapping", "params": {"mappingId": "other-mapping", "mappingVersion": "0"}},
+            ],
+            "mappingId",
+        ),
+    ],
+)
+def test_a_reused_dataflow_with_other_transformations_fails_naming_the_field(specs, context, transformations, field):
+    from airflow_provider_aep.exceptions import AEPResourceMismatchError
+
+    existing = {
+        "id": "flow-old",
+        "name": "Hubspot.Contacts source connection to Data Lake dataset X",
+        "flowSpec": {"id": CRM_TO_AEP["id"]},
+        "sourceConnectionIds": ["src-1"],
+        "targetConnectionIds": ["tgt-1"],
+        "transformations": transformations,
+    }
+    specs.add(responses.GET, FS + "/flows", json={"items": [existing], "_links": {}})
+    with pytest.raises(AEPResourceMismatchError, match=f"exists with {field}"):
+        create().execute(context)
 
 
 def test_a_same_named_dataflow_between_other_connections_is_an_error(specs, context):
@@ -212,10 +248,20 @@ def test_emulator_dataflow_is_created_once(emulator, context, pipeline):
     flows = emulator.control.state()["flows"]
     assert [f["id"] for f in flows] == [pipeline["flow"]]
     assert flows[0]["transformations"][0] == {"name": "Copy", "params": {"deltaColumn": {"name": "Updated_At"}}}
+    assert flows[0]["transformations"][1]["params"]["mappingId"] == pipeline["mapping"]
     assert flows[0]["scheduleParams"]["frequency"] == "once"
-    again = create(source_connection_ids=[pipeline["source"]], target_connection_id=pipeline["target"])
+    again = create(
+        source_connection_ids=[pipeline["source"]],
+        target_connection_id=pipeline["target"],
+        mapping_id=pipeline["mapping"],
+    )
     assert again.execute(context) == pipeline["flow"]
     assert len(emulator.control.state()["flows"]) == 1
+    # The same name asked for without the mapping set is a different dataflow: refused, naming the field.
+    from airflow_provider_aep.exceptions import AEPResourceMismatchError
+
+    with pytest.raises(AEPResourceMismatchError, match="exists with mappingId"):
+        create(source_connection_ids=[pipeline["source"]], target_connection_id=pipeline["target"]).execute(context)
 
 
 def test_emulator_accepts_a_recurring_schedule(emulator, context, pipeline):

@@ -95,9 +95,41 @@ def test_only_once_flows_can_run_on_demand(aep_http, context):
 
 
 def test_an_active_run_is_returned_instead_of_starting_another(once_flow, context):
+    from unittest import mock
+
     once_flow.add(responses.GET, FS + "/runs", json={"items": [RUNNING], "_links": {}})
-    assert trigger().execute(context) == "run-0"
+    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [RUNNING]})
+    task = trigger()
+    with mock.patch.object(type(task), "log") as log:
+        assert task.execute(context) == "run-0"
     assert not sent_bodies(once_flow, "POST", "/runs")
+    messages = [call.args[0] % call.args[1:] for call in log.info.call_args_list]
+    assert any("the dataflow's own first run, started by its 'once' schedule" in m for m in messages), messages
+
+
+def test_an_active_run_with_the_same_window_is_adopted(once_flow, context):
+    windowed = {**RUNNING, "params": {"startTime": 1, "windowStartTime": 100, "windowEndTime": 200}}
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [windowed], "_links": {}})
+    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [windowed]})
+    assert trigger(window_start_time=100, window_end_time=200).execute(context) == "run-0"
+    assert not sent_bodies(once_flow, "POST", "/runs")
+
+
+@pytest.mark.parametrize(
+    ("run_params", "kwargs"),
+    [
+        ({}, {"window_start_time": 100, "window_end_time": 200}),  # the scheduled first run has no window
+        ({"windowStartTime": 100, "windowEndTime": 150}, {"window_start_time": 100, "window_end_time": 200}),
+        ({"deltaColumn": {"name": "Created_At"}}, {"delta_column": "Updated_At"}),
+    ],
+)
+def test_an_active_run_for_other_parameters_is_not_adopted(once_flow, context, run_params, kwargs):
+    other = {**RUNNING, "params": run_params}
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [other], "_links": {}})
+    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [other]})
+    once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
+    assert trigger(**kwargs).execute(context) == "run-1"
+    assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
 
 
 def test_reuse_active_run_can_be_turned_off(once_flow, context):
@@ -147,3 +179,17 @@ def test_emulator_rejects_nothing_we_send(emulator, context, pipeline):
     assert [entry["status"] for entry in posts] == [201]
     assert posts[0]["body"]["params"]["windowEndTime"] == 1_700_000_000
     assert run_id in {r["id"] for r in emulator.control.state()["runs"]}
+
+
+def test_a_dataflow_created_by_this_dag_run_adopts_its_own_finished_first_run(once_flow, context):
+    """A new ``once`` flow has already ingested by itself; starting another run would land the data twice."""
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [DONE], "_links": {}})
+    assert trigger(adopt_first_run="True").execute(context) == "run-0"
+    assert not sent_bodies(once_flow, "POST", "/runs")
+
+
+def test_a_reused_dataflow_starts_a_new_run_after_its_finished_first_run(once_flow, context):
+    once_flow.add(responses.GET, FS + "/runs", json={"items": [DONE], "_links": {}})
+    once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
+    assert trigger(adopt_first_run=False).execute(context) == "run-1"
+    assert len(sent_bodies(once_flow, "POST", "/runs")) == 1

@@ -36,7 +36,7 @@ def test_body_takes_the_connection_spec_from_the_base_connection(base_connection
     assert create(description="contacts").execute(context) == "src-1"
     assert sent_bodies(base_connection, "POST", "/sourceConnections") == [
         {
-            "name": "Hubspot.Contacts source connection",
+            "name": "hubspot: Hubspot.Contacts",  # the base connection's name makes it unique per onboarding
             "baseConnectionId": "base-1",
             "data": {"format": "tabular"},
             "params": {"path": "Hubspot.Contacts"},
@@ -47,10 +47,39 @@ def test_body_takes_the_connection_spec_from_the_base_connection(base_connection
     assert context["ti"].xcoms["etag"] == '"e1"'
 
 
+EXISTING = {
+    "id": "src-old",
+    "name": "hubspot: Hubspot.Contacts",
+    "baseConnectionId": "base-1",
+    "data": {"format": "tabular"},
+    "params": {"path": "Hubspot.Contacts"},
+    "connectionSpec": {"id": HUBSPOT, "version": "1.0"},
+}
+
+
 def test_an_existing_source_connection_with_the_same_name_is_reused(base_connection, context):
-    existing = {"id": "src-old", "name": "Hubspot.Contacts source connection", "baseConnectionId": "base-1"}
-    base_connection.add(responses.GET, FS + "/sourceConnections", json={"items": [existing], "_links": {}})
+    base_connection.add(responses.GET, FS + "/sourceConnections", json={"items": [EXISTING], "_links": {}})
     assert create().execute(context) == "src-old"
+    assert not sent_bodies(base_connection, "POST", "/sourceConnections")
+    assert context["ti"].xcoms["created"] is False
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"table_path": "Hubspot.Deals", "name": "hubspot: Hubspot.Contacts"}, "params.path"),
+        ({"data_format": "json"}, "data.format"),
+    ],
+)
+def test_a_same_named_source_connection_for_something_else_is_not_reused(base_connection, context, kwargs, field):
+    """Before: ``table_path="Hubspot.Deals"`` with the Contacts connection's name returned the Contacts one."""
+    from airflow_provider_aep.exceptions import AEPResourceMismatchError
+
+    base_connection.add(responses.GET, FS + "/sourceConnections", json={"items": [EXISTING], "_links": {}})
+    with pytest.raises(
+        AEPResourceMismatchError, match=f"source connection 'hubspot: Hubspot.Contacts' exists with {field}"
+    ):
+        create(**kwargs).execute(context)
     assert not sent_bodies(base_connection, "POST", "/sourceConnections")
 
 

@@ -58,11 +58,37 @@ def test_catalog_reference_format_and_options(no_targets, context):
     assert (body["name"], body["description"]) == ("hubspot dataset", "d")
 
 
+def existing_target(**changes) -> dict:
+    return {
+        "id": "tgt-old",
+        "name": "contacts target",
+        "connectionSpec": {"id": DATA_LAKE},
+        "data": {"schema": {"id": SCHEMA_ID, "version": DEFAULT_SCHEMA_VERSION}},
+        "params": {"dataSetId": DATASET_ID},
+        **changes,
+    }
+
+
 def test_reuses_a_target_with_the_same_name(aep_http, context):
-    existing = {"id": "tgt-old", "name": f"Data Lake dataset {DATASET_ID}", "connectionSpec": {"id": DATA_LAKE}}
-    aep_http.add(responses.GET, FS + "/targetConnections", json={"items": [existing], "_links": {}})
-    assert create().execute(context) == "tgt-old"
+    aep_http.add(responses.GET, FS + "/targetConnections", json={"items": [existing_target()], "_links": {}})
+    assert create(name="contacts target").execute(context) == "tgt-old"
     assert not sent_bodies(aep_http, "POST", "/targetConnections")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"params": {"dataSetId": "ffffffffffffffffffffffff"}}, "params.dataSetId"),
+        ({"data": {"schema": {"id": "https://ns.adobe.com/tenant/schemas/other"}}}, "data.schema.id"),
+    ],
+)
+def test_a_same_named_target_for_another_dataset_or_schema_is_not_reused(aep_http, context, changes, field):
+    """Before: two target connections of one name and different datasets returned one id."""
+    from airflow_provider_aep.exceptions import AEPResourceMismatchError
+
+    aep_http.add(responses.GET, FS + "/targetConnections", json={"items": [existing_target(**changes)], "_links": {}})
+    with pytest.raises(AEPResourceMismatchError, match=f"target connection 'contacts target' exists with {field}"):
+        create(name="contacts target").execute(context)
 
 
 @pytest.mark.parametrize(
@@ -97,12 +123,20 @@ def test_delete(aep_http, context):
 
 
 # --------------------------------------------------------------------------- against the emulator
-def test_emulator_create_is_idempotent_and_delete_twice(emulator, context):
-    first = create().execute(context)
-    assert create().execute(context) == first
+def test_emulator_create_is_idempotent_and_delete_twice(emulator, target_side, context):
+    ids = {"dataset_id": target_side["dataset"], "schema_id": target_side["schema"]}
+    first = create(**ids).execute(context)
+    assert create(**ids).execute(context) == first
     targets = emulator.control.state()["targetConnections"]
     assert [t["id"] for t in targets] == [first]
-    assert targets[0]["params"] == {"dataSetId": DATASET_ID}
-    assert targets[0]["data"]["schema"]["id"] == SCHEMA_ID
+    assert targets[0]["params"] == {"dataSetId": target_side["dataset"]}
+    assert targets[0]["data"]["schema"]["id"] == target_side["schema"]
     op = DeleteTargetConnectionOperator(task_id="d", target_connection_id=first)
     assert (op.execute(context), op.execute(context)) == (True, False)
+
+
+def test_emulator_refuses_a_target_for_a_dataset_that_does_not_exist(emulator, context):
+    from airflow_provider_aep.client.errors import AEPBadRequestError
+
+    with pytest.raises(AEPBadRequestError, match="dataSetId"):
+        create().execute(context)

@@ -54,7 +54,7 @@ def test_invalid_arguments(kwargs, argument):
 
 
 def test_templated_fields_and_default_deferrable():
-    assert set(AEPFlowRunSensor.template_fields) == {"flow_id", "run_id"}
+    assert set(AEPFlowRunSensor.template_fields) == {"flow_id", "run_id", "not_before"}
     assert AEPFlowRunSensor(task_id="w", run_id="r").deferrable is False  # [operators] default_deferrable
 
 
@@ -149,6 +149,7 @@ def test_deferrable_checks_once_then_defers_with_json_safe_kwargs(aep_http, cont
         "run_id": "run-1",
         "poll_interval": 30.0,
         "failed_records_policy": "fail",
+        "not_before": None,  # a run id names its run: no age bound needed
     }
 
 
@@ -217,6 +218,33 @@ def test_emulator_latest_run_by_flow_id(emulator, context, started_run):
     flow_id, run_id = started_run
     emulator.control.advance_clock(60)
     assert sensor(flow_id=flow_id).execute(context)["id"] == run_id
+
+
+def test_flow_id_mode_ignores_a_run_older_than_the_dag_run(aep_http, context):
+    """Before: yesterday's finished run satisfied today's DAG run at once."""
+    from datetime import datetime, timezone
+
+    old = {**run_doc("success"), "createdAt": 1_700_000_000_000}
+    aep_http.add(responses.GET, FS + "/runs", json={"items": [old], "_links": {}})
+    context["data_interval_start"] = datetime.fromtimestamp(1_700_000_100, tz=timezone.utc)
+    assert sensor(flow_id="flow-1").poke(context) is False
+    newer = {**run_doc("success", run_id="run-2"), "createdAt": 1_700_000_200_000}
+    aep_http.replace(responses.GET, FS + "/runs", json={"items": [newer], "_links": {}})
+    assert sensor(flow_id="flow-1").poke(context).xcom_value["id"] == "run-2"
+
+
+def test_flow_id_mode_not_before_can_be_given_and_is_passed_to_the_trigger(aep_http, context):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    aep_http.add(responses.GET, FS + "/runs", json={"items": [run_doc("success")], "_links": {}})
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor(flow_id="flow-1", not_before=1_700_000_000, deferrable=True).execute(context)
+    assert deferred.value.trigger.serialize()[1]["not_before"] == 1_700_000_000.0
+
+
+def test_not_before_rejects_garbage(aep_http, context):
+    with pytest.raises(AEPInvalidArgumentError, match="'not_before'"):
+        sensor(flow_id="flow-1", not_before="yesterday").poke(context)
 
 
 def test_emulator_partial_run_with_policy_fail(emulator, context, started_run):

@@ -66,6 +66,7 @@ def test_serialize_round_trip_is_json_safe():
         "poll_interval": 30.0,
         "deadline": 1.7e9,
         "failed_records_policy": "fail",
+        "not_before": None,
     }
     assert AEPFlowRunTrigger(**json.loads(json.dumps(kwargs))).serialize() == (classpath, kwargs)
 

@@ -1,0 +1,142 @@
+"""Base class of the per-service clients: a base path over a shared :class:`PlatformClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from airflow_provider_aep.client.auth import TOKENS, IMSAuth, TokenCache
+from airflow_provider_aep.client.errors import AEPNotFoundError, Redactor, service_from_url
+from airflow_provider_aep.client.http import JSON_CONTENT, RetryPolicy, resolve_url
+from airflow_provider_aep.client.platform import PlatformClient
+
+if TYPE_CHECKING:
+    import requests
+
+    from airflow_provider_aep.client.config import AEPSettings
+    from airflow_provider_aep.client.models import CreatedResource
+
+_S = TypeVar("_S", bound="ServiceClient")
+
+
+class ServiceClient:
+    """One AEP service (``base_path``) reached through a :class:`PlatformClient`.
+
+    Built from a ``PlatformClient`` it shares that client's session, token and redactor; built from
+    :class:`AEPSettings` (and the ``PlatformClient`` keyword arguments) it makes and owns its own, which is
+    how ``FlowServiceClient(settings, retry=...)`` has always been used. ``close()`` only closes an owned
+    platform client.
+    """
+
+    base_path: ClassVar[str]
+
+    def __init__(
+        self,
+        platform: PlatformClient | AEPSettings,
+        *,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        on_secret: Callable[[str], None] | None = None,
+        token_cache: TokenCache = TOKENS,
+    ) -> None:
+        if isinstance(platform, PlatformClient):
+            if retry is not None or session is not None or on_secret is not None or token_cache is not TOKENS:
+                raise TypeError("pass retry/session/on_secret/token_cache to the PlatformClient, not the service")
+            self.platform = platform
+            self._owns_platform = False
+        else:
+            self.platform = PlatformClient(
+                platform, retry=retry, session=session, on_secret=on_secret, token_cache=token_cache
+            )
+            self._owns_platform = True
+
+    # ------------------------------------------------------------------ the platform client's parts
+    @property
+    def service(self) -> str:
+        """The service's name in errors (``flowservice``, ``schemaregistry``, ``catalog``, ``conversion``)."""
+        return service_from_url(self.base_path) or self.base_path
+
+    @property
+    def settings(self) -> AEPSettings:
+        return self.platform.settings
+
+    @property
+    def redact(self) -> Redactor:
+        return self.platform.redact
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.platform.retry
+
+    @property
+    def session(self) -> requests.Session:
+        return self.platform.session
+
+    @property
+    def auth(self) -> IMSAuth:
+        return self.platform.auth
+
+    def add_secret(self, value: str | None) -> None:
+        self.platform.add_secret(value)
+
+    def close(self) -> None:
+        if self._owns_platform:
+            self.platform.close()
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ requests
+    def url(self, path: str) -> str:
+        """Absolute URL of a path relative to this service (or of a link; see :func:`resolve_url`)."""
+        return resolve_url(self.settings, path, base_path=self.base_path)
+
+    _url = url
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+        content_type: str = JSON_CONTENT,
+    ) -> requests.Response:
+        """:meth:`PlatformClient.request` with ``path`` relative to ``base_path`` (or an absolute link)."""
+        return self.platform.request(
+            method,
+            self.url(path),
+            params=params,
+            json_body=json_body,
+            headers=headers,
+            retry=retry,
+            content_type=content_type,
+        )
+
+    def json(self, resp: requests.Response) -> Any:
+        return self.platform.json(resp)
+
+    _json = json
+
+    def create_reconciled(
+        self,
+        post: Callable[[], CreatedResource],
+        lookup: Callable[[], CreatedResource | None],
+        *,
+        what: str,
+    ) -> CreatedResource:
+        return self.platform.create_reconciled(post, lookup, what=what)
+
+    _create_reconciled = create_reconciled
+
+    def not_found(self, message: str, *, path: str) -> AEPNotFoundError:
+        """A 404-class error for something a 2xx answer showed to be missing (empty envelope, ``[]``)."""
+        return AEPNotFoundError(status=404, code=None, message=message, url=self.url(path), service=self.service)
+
+
+__all__ = ["ServiceClient"]

@@ -1,0 +1,314 @@
+"""Schema Registry: the XDM field group and schema a source table lands in (create and delete).
+
+Titles are the natural key (the registry refuses a second resource with the same title), so a re-run
+finds what it made before. A found resource is checked against what the task asks for: a field group
+must extend the same class and hold each field with the same type (missing fields are added, which is
+non-destructive); a schema must have the same class (missing field groups are added).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow_provider_aep.client import xdm
+from airflow_provider_aep.exceptions import AEPInvalidArgumentError, AEPResourceMismatchError
+from airflow_provider_aep.links import AEPSchemaLink
+from airflow_provider_aep.operators.connections import (
+    AEPBaseOperator,
+    AEPDeleteOperator,
+    is_template,
+    push_created,
+    require_text,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+
+IDENTITY_KEYS = ("path", "namespace", "primary")
+_XDM_ID_PREFIX = "https://ns.adobe.com/"
+
+
+def explored_table(task: BaseOperator, value: Any) -> dict[str, Any]:
+    """The ``AEPExploreConnectionOperator(object_type="table")`` result: ``{"path", "columns", ...}``."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("columns"), list):
+        raise AEPInvalidArgumentError(
+            task.task_id,
+            "table",
+            f"must be the result of AEPExploreConnectionOperator(object_type='table'), got {str(value)[:200]!r}",
+        )
+    return {**value, "path": require_text(task, "table.path", value.get("path"))}
+
+
+def xdm_id(task: BaseOperator, argument: str, value: Any) -> str:
+    """An XDM ``$id`` (``https://ns.adobe.com/...``), not a ``meta:altId`` or a title."""
+    text = require_text(task, argument, value)
+    if not text.startswith(_XDM_ID_PREFIX):
+        hint = " (that looks like a meta:altId; use the $id)" if text.startswith("_") else ""
+        raise AEPInvalidArgumentError(
+            task.task_id, argument, f"must be an XDM $id, https://ns.adobe.com/..., got {value!r}{hint}"
+        )
+    return text
+
+
+def field_layout(task: AEPBaseOperator, table: Mapping[str, Any], source: str) -> xdm.FieldLayout:
+    """The fields of an explored table under the org's tenant namespace (shared by field groups and mappings)."""
+    try:
+        return xdm.layout(task.hook.get_tenant_id(), source, table["path"], table["columns"])
+    except xdm.XDMError as err:
+        raise AEPInvalidArgumentError(task.task_id, f"table.{err.field}", str(err).split(": ", 1)[1]) from None
+
+
+class CreateFieldGroupOperator(AEPBaseOperator):
+    """Create (or reuse) a custom field group holding one XDM field per explored column.
+
+    ``table`` is what ``AEPExploreConnectionOperator(object_type="table")`` returns. Fields go under
+    ``_{TENANT_ID}.{source}.{table}`` with XDM-safe camelCase names and types derived from the columns
+    (see ``airflow_provider_aep.client.xdm``). A field group with the same title is reused if it extends
+    ``class_id`` and has no field of another type; fields it lacks are added by PATCH.
+    Returns the field group ``$id``; pushes ``field_paths`` (column -> XDM path) and ``created``.
+    """
+
+    template_fields: Sequence[str] = ("table", "title", "description", "class_id")
+    ui_color = "#fa0f00"
+
+    def __init__(
+        self,
+        *,
+        table: Mapping[str, Any] | str,
+        title: str | None = None,
+        source: str = "hubspot",
+        class_id: str = xdm.PROFILE_CLASS_ID,
+        description: str | None = None,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        require_text(self, "source", source)
+        if not is_template(class_id):
+            xdm_id(self, "class_id", class_id)
+        self.table = table
+        self.title = title
+        self.source = source
+        self.class_id = class_id
+        self.description = description
+
+    def execute(self, context: Context) -> str:
+        table = explored_table(self, self.table)
+        class_id = xdm_id(self, "class_id", self.class_id)
+        title = require_text(self, "title", self.title) if self.title is not None else f"{table['path']} fields"
+        fields = field_layout(self, table, self.source)
+        body = xdm.field_group_body(fields, title=title, class_id=class_id, description=self.description)
+        registry = self.hook.schema_registry
+        group, created = registry.create("fieldgroups", body)
+        if not created:
+            group = self._extend_reused(registry, group, fields, class_id, title)
+        self.log.info("%s field group %s (%r)", "Created" if created else "Reusing existing", group["$id"], title)
+        context["ti"].xcom_push(key="field_paths", value=fields.paths())
+        push_created(context, created)
+        return str(group["$id"])
+
+    def _extend_reused(
+        self, registry: Any, group: dict[str, Any], fields: xdm.FieldLayout, class_id: str, title: str
+    ) -> dict[str, Any]:
+        extends = list(group.get("meta:intendedToExtend") or [])
+        if class_id not in extends:
+            raise AEPResourceMismatchError(
+                self.task_id, "field group", title, "meta:intendedToExtend", extends, [class_id]
+            )
+        operations, conflicts = xdm.field_group_differences(group, fields)
+        if conflicts:
+            raise AEPResourceMismatchError(
+                self.task_id, "field group", title, "field types", conflicts, "the explored types"
+            )
+        if operations:
+            self.log.info("Adding %d missing field(s) to field group %s", len(operations), group["$id"])
+            group = registry.patch("fieldgroups", group["$id"], operations)
+        return group
+
+
+class CreateSchemaOperator(AEPBaseOperator):
+    """Create (or reuse) an XDM schema of ``class_id`` (default XDM Individual Profile) with field groups.
+
+    ``identity`` (optional) is ``{"path": ..., "namespace": "Email", "primary": True}``: an identity
+    descriptor on a field path (dot or slash form; ``{TENANT_ID}`` is replaced by the org's tenant id).
+    ``enable_profile=True`` adds the schema to the Real-Time Customer Profile union: **irreversible** in
+    AEP (the ``union`` tag can never be removed), so it is off by default and needs a primary identity.
+    A schema with the same title is reused if it has the same class; field groups it lacks are added, an
+    identity descriptor at the same path must have the same namespace and primary flag.
+    Returns the schema ``$id``; pushes ``created``.
+    """
+
+    template_fields: Sequence[str] = ("title", "field_group_ids", "class_id", "description", "identity")
+    operator_extra_links = (AEPSchemaLink(),)
+    ui_color = "#fa0f00"
+
+    def __init__(
+        self,
+        *,
+        title: str,
+        field_group_ids: str | Sequence[str] = (),
+        class_id: str = xdm.PROFILE_CLASS_ID,
+        description: str | None = None,
+        identity: Mapping[str, Any] | None = None,
+        enable_profile: bool = False,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aep_conn_id = aep_conn_id
+        if not is_template(class_id):
+            xdm_id(self, "class_id", class_id)
+        if identity is not None and not isinstance(identity, str):
+            self._identity(identity)
+        if enable_profile and not (isinstance(identity, Mapping) and identity.get("primary")):
+            raise AEPInvalidArgumentError(
+                self.task_id, "enable_profile", "needs identity={'path': ..., 'namespace': ..., 'primary': True}"
+            )
+        self.title = title
+        self.field_group_ids = field_group_ids
+        self.class_id = class_id
+        self.description = description
+        self.identity = identity
+        self.enable_profile = enable_profile
+
+    def _identity(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise AEPInvalidArgumentError(
+                self.task_id, "identity", f"must be a dict with {IDENTITY_KEYS}, got {value!r}"
+            )
+        unknown = sorted(set(value) - set(IDENTITY_KEYS))
+        if unknown:
+            raise AEPInvalidArgumentError(
+                self.task_id, "identity", f"has unknown keys {unknown}; allowed: {IDENTITY_KEYS}"
+            )
+        primary = value.get("primary", False)
+        if not isinstance(primary, bool):
+            raise AEPInvalidArgumentError(self.task_id, "identity.primary", f"must be a boolean, got {primary!r}")
+        return {
+            "path": require_text(self, "identity.path", value.get("path")),
+            "namespace": require_text(self, "identity.namespace", value.get("namespace")),
+            "primary": primary,
+        }
+
+    def _field_group_ids(self) -> list[str]:
+        value = self.field_group_ids
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [xdm_id(self, "field_group_ids", item) for item in items]
+
+    def execute(self, context: Context) -> str:
+        title = require_text(self, "title", self.title)
+        class_id = xdm_id(self, "class_id", self.class_id)
+        group_ids = self._field_group_ids()
+        identity = self._identity(self.identity) if self.identity is not None else None
+        body = {
+            "type": "object",
+            "title": title,
+            "description": self.description or f"{title} (created by Airflow)",
+            "allOf": [{"$ref": class_id}, *({"$ref": group_id} for group_id in group_ids)],
+        }
+        registry = self.hook.schema_registry
+        schema, created = registry.create("schemas", body)
+        schema_id = str(schema["$id"])
+        if not created:
+            self._complete_reused(registry, schema, class_id, group_ids, title)
+        if identity is not None:
+            self._ensure_identity(registry, schema_id, identity, title)
+        if self.enable_profile:
+            registry.enable_profile(schema_id)
+            self.log.info("Schema %s is enabled for Profile (irreversible)", schema_id)
+        self.log.info("%s schema %s (%r)", "Created" if created else "Reusing existing", schema_id, title)
+        push_created(context, created)
+        settings = self.hook.settings
+        AEPSchemaLink.persist(
+            context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=quote(schema_id, safe="")
+        )
+        return schema_id
+
+    def _complete_reused(
+        self, registry: Any, schema: Mapping[str, Any], class_id: str, group_ids: list[str], title: str
+    ) -> None:
+        if schema.get("meta:class") != class_id:
+            raise AEPResourceMismatchError(
+                self.task_id, "schema", title, "meta:class", schema.get("meta:class"), class_id
+            )
+        present = {item.get("$ref") for item in schema.get("allOf") or [] if isinstance(item, Mapping)}
+        missing = [group_id for group_id in group_ids if group_id not in present]
+        if missing:
+            self.log.info("Adding field group(s) %s to schema %s", missing, schema["$id"])
+            registry.patch(
+                "schemas", schema["$id"], [{"op": "add", "path": "/allOf/-", "value": {"$ref": g}} for g in missing]
+            )
+
+    def _ensure_identity(self, registry: Any, schema_id: str, identity: Mapping[str, Any], title: str) -> None:
+        pointer = xdm.identity_pointer(identity["path"], self.hook.get_tenant_id())
+        identities = [d for d in registry.descriptors(schema_id) if d.get("@type") == "xdm:descriptorIdentity"]
+        for descriptor in identities:
+            if descriptor.get("xdm:sourceProperty") == pointer:
+                if descriptor.get("xdm:namespace") != identity["namespace"]:
+                    raise AEPResourceMismatchError(
+                        self.task_id,
+                        "schema",
+                        title,
+                        f"identity namespace at {pointer}",
+                        descriptor.get("xdm:namespace"),
+                        identity["namespace"],
+                    )
+                if bool(descriptor.get("xdm:isPrimary")) != identity["primary"]:
+                    raise AEPResourceMismatchError(
+                        self.task_id,
+                        "schema",
+                        title,
+                        f"identity primary flag at {pointer}",
+                        bool(descriptor.get("xdm:isPrimary")),
+                        identity["primary"],
+                    )
+                return
+        primaries = [d.get("xdm:sourceProperty") for d in identities if d.get("xdm:isPrimary")]
+        if identity["primary"] and primaries:
+            raise AEPResourceMismatchError(self.task_id, "schema", title, "primary identity", primaries[0], pointer)
+        registry.create_descriptor(
+            {
+                "@type": "xdm:descriptorIdentity",
+                "xdm:sourceSchema": schema_id,
+                "xdm:sourceVersion": 1,
+                "xdm:sourceProperty": pointer,
+                "xdm:namespace": identity["namespace"],
+                "xdm:property": "xdm:code",
+                "xdm:isPrimary": identity["primary"],
+            }
+        )
+        self.log.info("Added identity descriptor %s (%s) to schema %s", pointer, identity["namespace"], schema_id)
+
+
+class _DeleteRegistryResourceOperator(AEPDeleteOperator):
+    """Delete a Schema Registry resource; only when asked, since a schema may describe data in a dataset."""
+
+    def delete(self, resource_id: str) -> bool:
+        return bool(self.hook.schema_registry.delete(self.collection, resource_id, missing_ok=self.missing_ok))
+
+
+class DeleteSchemaOperator(_DeleteRegistryResourceOperator):
+    """Delete an XDM schema (after the datasets using it). Returns False if it was already gone."""
+
+    template_fields: Sequence[str] = ("schema_id", "created", "enabled")
+    collection = "schemas"
+    id_argument = "schema_id"
+
+    def __init__(self, *, schema_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.schema_id = schema_id
+
+
+class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
+    """Delete a custom field group (after the schemas using it). Returns False if it was already gone."""
+
+    template_fields: Sequence[str] = ("field_group_id", "created", "enabled")
+    collection = "fieldgroups"
+    id_argument = "field_group_id"
+
+    def __init__(self, *, field_group_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.field_group_id = field_group_id
