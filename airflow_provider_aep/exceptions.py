@@ -18,6 +18,7 @@ class AEPConnectionConfigError(AirflowException, ValueError):
     def __init__(self, conn_id: str, field: str, message: str) -> None:
         self.conn_id = conn_id
         self.field = field
+        self.reason = message
         super().__init__(f"Airflow connection {conn_id!r}, field {field!r}: {message}")
 
 

@@ -75,8 +75,8 @@ AEP_CONNECTION_TYPE: dict[str, Any] = {
             "password": "Client secret",
         },
         "placeholders": {
-            "host": f"{DEFAULT_PLATFORM_URL} (default when empty)",
-            "port": "optional, e.g. 443",
+            "host": f"{DEFAULT_PLATFORM_URL} (default when empty; no port here, use Platform port)",
+            "port": "e.g. 443; set it if the list's Test button says the port differs (Airflow 3.3.2)",
             "login": "Developer Console > project > OAuth Server-to-Server > Client ID",
             "password": "Developer Console > OAuth Server-to-Server > Retrieve client secret",
         },

@@ -49,6 +49,9 @@ from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
 log = logging.getLogger(__name__)
 POKE_INTERVAL = float(os.environ.get("AEP_ONBOARDING_POKE_INTERVAL", "60"))
 GROUP = "onboard_table"
+TABLE_OF_MAP_INDEX = (
+    "{{ ti.xcom_pull(task_ids='" + GROUP + ".resource_names', key='table', map_indexes=ti.map_index) or '' }}"
+)
 
 with DAG(
     dag_id="aep_hubspot_onboarding",
@@ -99,6 +102,7 @@ with DAG(
         """One name per resource of a table, each starting with the onboarding's connection name."""
         prefix = f"{(params or {})['connection_name']}: {table_path}"
         return {
+            "table": table_path,
             "field_group": f"{prefix} fields",
             "schema": prefix,
             "dataset": prefix,
@@ -123,7 +127,8 @@ with DAG(
             "failed_records": run.get("failed_records", 0),
         }
 
-    @task_group(group_id=GROUP)
+    # The grid shows each mapped instance by its table (Hubspot.Contacts), not as 0, 1, 2.
+    @task_group(group_id=GROUP, default_args={"map_index_template": TABLE_OF_MAP_INDEX})
     def onboard_table(table_path: str) -> None:
         names = resource_names(table_path)
         table = AEPExploreConnectionOperator(

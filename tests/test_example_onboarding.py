@@ -85,6 +85,11 @@ def test_onboarding_creates_the_target_side_lands_records_and_a_second_run_creat
     assert {t: s for t, s in states.items() if t not in TEARDOWN_TASKS and s != {"success"}} == {}
     assert {t: s for t, s in states.items() if t in TEARDOWN_TASKS and s != {"skipped"}} == {}
 
+    # Mapped instances show their table in the grid, not 0/1 (map_index_template).
+    shown = {(ti.task_id, ti.rendered_map_index) for ti in first.get_task_instances() if ti.task_id.startswith(GROUP)}
+    for task in ("explore_table", "create_schema", "create_dataflow", "wait_for_run"):
+        assert {index for task_id, index in shown if task_id == f"{GROUP}.{task}"} == set(TABLES), shown
+
     created = resource_ids(onboarding_emulator)
     assert {name: len(ids) for name, ids in created.items()} == {
         "connections": 1,
@@ -153,6 +158,7 @@ def test_a_rerun_with_another_table_set_and_teardown_leaves_the_first_runs_resou
 
 
 def test_two_onboardings_side_by_side_in_one_sandbox(run_dag, onboarding_emulator):
+    """Before: the second onboarding failed create_dataflow on every try (same derived names)."""
     from airflow.utils.state import DagRunState
 
     first = run_dag(DAG_ID, conf={"tables": ["Hubspot.Contacts"]})

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.errors import AEPResponseError
@@ -29,7 +29,9 @@ MAX_MARGIN_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class AccessToken:
-    value: str
+    """An IMS bearer token; its repr leaves the value out, so a log of the object leaks nothing."""
+
+    value: str = field(repr=False)
     expires_at: float  # time.monotonic() deadline, margin already subtracted
 
     def fresh(self) -> bool:

@@ -100,12 +100,14 @@ class FlowServiceClient(ServiceClient):
             raise AEPResponseError("expected {'count': N}", method="GET", url=collection, status=200)
         return body["count"]
 
-    def find(self, collection: str, match: Mapping[str, str]) -> list[dict[str, Any]]:
+    def find(
+        self, collection: str, match: Mapping[str, str], *, page_size: int | None = DEFAULT_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
         """Resources whose dotted fields equal ``match``, oldest first (filtered server- and client-side)."""
         filters = [property_filter(k, v) for k, v in match.items()]
         found = [
             item
-            for item in self.iter_resources(collection, filters=filters)
+            for item in self.iter_resources(collection, filters=filters, page_size=page_size)
             if all(str(dig(item, k)) == str(v) for k, v in match.items())
         ]
         return sorted(found, key=lambda item: item.get("createdAt") or 0)
@@ -267,7 +269,7 @@ class FlowServiceClient(ServiceClient):
         return self.get_resource("connectionSpecs", spec_id)
 
     def find_flow_spec(self, name: str) -> dict[str, Any]:
-        found = self.find("flowSpecs", {"name": name})
+        found = self.find("flowSpecs", {"name": name}, page_size=None)  # specs are not paged: no ``limit``
         if not found:
             raise self.not_found(f"no flow spec named {name!r}", path="/flowSpecs")
         return found[0]

@@ -89,6 +89,8 @@ class FlowRun:
     """Epoch milliseconds; how a flow-id wait tells this DAG run's ingestion from an older one."""
     params: dict[str, Any] = field(default_factory=dict)
     """The run's window and delta column (``windowStartTime``, ...), empty for a scheduled run."""
+    sample_errors_url: str | None = None
+    """Where AEP keeps sample rows that failed (the promotion activity's manifest), if any failed."""
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any], *, url: str = "") -> FlowRun:
@@ -102,11 +104,21 @@ class FlowRun:
         except ValueError as err:
             raise AEPResponseError(f"run {item['id']}: {err}", method="GET", url=url, status=200) from None
         records = dig(item, "metrics.recordSummary") or {}
-        errors = []
-        for source in (dig(item, "metrics.statusSummary.errors") or [], item.get("errors") or []):
+        errors: list[dict[str, str]] = []
+        sources: list[Any] = [dig(item, "metrics.statusSummary.errors") or [], item.get("errors") or []]
+        sample_errors = None
+        for activity in item.get("activities") or []:
+            # Record-level causes (MAPPER-/INGEST- codes) sit in the activity's status extensions.
+            extensions = dig(activity, "statusSummary.extensions") or {}
+            if isinstance(extensions, Mapping):
+                sources.append(extensions.get("errors") or [])
+                sample_errors = sample_errors or dig(extensions, "manifest.sampleErrors")
+        for source in sources:
             for entry in source if isinstance(source, list) else []:
                 if isinstance(entry, Mapping):
-                    errors.append({"code": str(entry.get("code", "")), "message": str(entry.get("message", ""))})
+                    error = {"code": str(entry.get("code", "")), "message": str(entry.get("message", ""))}
+                    if error not in errors:
+                        errors.append(error)
         return cls(
             id=str(item["id"]),
             flow_id=item.get("flowId"),
@@ -120,6 +132,7 @@ class FlowRun:
             completed_at=dig(item, "metrics.durationSummary.completedAtUTC"),
             created_at=item.get("createdAt") if isinstance(item.get("createdAt"), int) else None,
             params=dict(item["params"]) if isinstance(item.get("params"), Mapping) else {},
+            sample_errors_url=sample_errors if isinstance(sample_errors, str) else None,
         )
 
     def to_dict(self) -> dict[str, Any]:

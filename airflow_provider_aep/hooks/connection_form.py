@@ -31,3 +31,22 @@ def legacy_form_widgets(conn_type: Mapping[str, Any]) -> dict[str, Any]:
         field_cls, widget = (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
         widgets[name] = field_cls(lazy_gettext(spec["label"]), widget=widget(), description=spec.get("description"))
     return widgets
+
+
+def form_label(conn_type: Mapping[str, Any], field: str) -> str:
+    """The label the connection form shows for ``field`` (``"login (client id)"`` -> ``Client ID (API key)``).
+
+    The Test button runs on a copy of the connection under a random id, so its messages name the field
+    as the user sees it in the form rather than a connection id the user never typed.
+    """
+    key = field.split(" ", 1)[0]
+    relabeled = conn_type["ui-field-behaviour"].get("relabeling", {}).get(key)
+    if relabeled:
+        return str(relabeled)
+    spec = conn_type["conn-fields"].get(key)
+    return str(spec["label"]) if spec else key.replace("_", " ").capitalize()
+
+
+def form_message(conn_type: Mapping[str, Any], err: Any) -> str:
+    """``<Form label>: <what is wrong>`` for an :class:`~airflow_provider_aep.exceptions.AEPConnectionConfigError`."""
+    return f"{form_label(conn_type, err.field)}: {err.reason}"

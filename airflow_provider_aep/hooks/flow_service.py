@@ -13,7 +13,7 @@ from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.errors import AEPAPIError, AEPConfigError, AEPError, AEPTransportError
 from airflow_provider_aep.exceptions import AEPConnectionConfigError
 from airflow_provider_aep.get_provider_info import AEP_CONN_TYPE, AEP_CONNECTION_TYPE
-from airflow_provider_aep.hooks.connection_form import legacy_form_widgets, legacy_ui_field_behaviour
+from airflow_provider_aep.hooks.connection_form import form_message, legacy_form_widgets, legacy_ui_field_behaviour
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.catalog import CatalogClient
@@ -83,6 +83,27 @@ def settings_from_connection(conn: Any) -> AEPSettings:
         field = field_names.get(err.field, err.field)
         message = str(err).split(": ", 1)[1]
         raise AEPConnectionConfigError(conn.conn_id, field, message) from None
+
+
+_TRANSPORT_CAUSES = (
+    ("timed out", "did not answer in time"),
+    ("timeout", "did not answer in time"),
+    ("refused", "refused the connection"),
+    ("name or service not known", "is not a known host name"),
+    ("nodename nor servname", "is not a known host name"),
+    ("failed to resolve", "is not a known host name"),
+    ("certificate", "presented a TLS certificate that could not be verified"),
+    ("ssl", "failed the TLS handshake"),
+)
+
+
+def unreachable_message(err: AEPTransportError, settings: AEPSettings) -> str:
+    """One readable sentence for a request that got no answer, naming the host and the form field to check."""
+    text = str(err).lower()
+    cause = next((phrase for needle, phrase in _TRANSPORT_CAUSES if needle in text), "could not be reached")
+    host = settings.token_url if settings.token_url in str(err) else settings.platform_url
+    field = "IMS URL" if host == settings.token_url else "Platform URL"
+    return f"Cannot reach AEP: {host} {cause}. Check the {field} field and that this machine can reach it."
 
 
 def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
@@ -175,9 +196,9 @@ class AEPFlowServiceHook(BaseHook):
             with FlowServiceClient(settings, retry=RetryPolicy(max_attempts=1), on_secret=mask_secret) as client:
                 client.request("GET", "/connections", params={"limit": 1})
         except AEPConnectionConfigError as err:
-            return False, str(err)
+            return False, form_message(AEP_CONNECTION_TYPE, err)
         except AEPTransportError as err:
-            return False, f"Cannot reach AEP: {err}"
+            return False, unreachable_message(err, settings)
         except AEPAPIError as err:
             return False, explain_api_error(err, settings)
         except AEPError as err:

@@ -11,7 +11,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_aep.exceptions import AEPConnectionConfigError
 from airflow_provider_aep.get_provider_info import HUBSPOT_CONN_TYPE, HUBSPOT_CONNECTION_TYPE
-from airflow_provider_aep.hooks.connection_form import legacy_form_widgets, legacy_ui_field_behaviour
+from airflow_provider_aep.hooks.connection_form import form_message, legacy_form_widgets, legacy_ui_field_behaviour
 from airflow_provider_aep.hooks.flow_service import connection_extras
 
 
@@ -76,8 +76,11 @@ class HubSpotHook(BaseHook):
         try:
             creds = self.get_credentials()
         except AEPConnectionConfigError as err:
-            return False, str(err)
-        return True, f"HubSpot credentials for client {creds.client_id} are complete"
+            return False, form_message(HUBSPOT_CONNECTION_TYPE, err)
+        return True, (
+            f"HubSpot credentials for client {creds.client_id} are complete. Airflow does not call HubSpot: AEP "
+            "checks them when it creates the source account (the explore task fails if they are wrong)."
+        )
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

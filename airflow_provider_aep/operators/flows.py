@@ -195,7 +195,9 @@ class CreateDataflowOperator(AEPBaseOperator):
         if self.mapping_id is not None:
             mapping_id = require_text(self, "mapping_id", self.mapping_id)
             version = self.mapping_version if self.mapping_version is not None else mapping_version or 0
-            transformations.append({"name": "Mapping", "params": {"mappingId": mapping_id, "mappingVersion": version}})
+            # The CRMToAEP flow spec types mappingVersion as a string (tutorials send both forms).
+            params = {"mappingId": mapping_id, "mappingVersion": str(version)}
+            transformations.append({"name": "Mapping", "params": params})
         return transformations
 
     def _check_spec(self, flow_spec: Mapping[str, Any], key: str, argument: str, resource: Mapping[str, Any]) -> None:

@@ -112,4 +112,4 @@ def test_hubspot_connection_without_tokens(monkeypatch, missing):
     with pytest.raises(AEPConnectionConfigError, match=missing):
         HubSpotHook().get_credentials()
     ok, message = HubSpotHook().test_connection()
-    assert ok is False and missing in message
+    assert ok is False and message.startswith(missing.replace("_", " ").capitalize() + ": is required")

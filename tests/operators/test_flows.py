@@ -147,7 +147,7 @@ def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
                         "deltaColumn": {"name": "Updated_At", "dateFormat": "yyyy-MM-dd HH:mm:ss", "timezone": "UTC"}
                     },
                 },
-                {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": 2}},
+                {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": "2"}},
             ],
             "scheduleParams": {"startTime": 1591043454, "frequency": "once"},
             "description": "collecting Hubspot.Contacts",

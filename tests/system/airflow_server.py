@@ -427,6 +427,25 @@ class AirflowClient:
                 raise TimeoutError(f"{dag_id}/{run_id} still {run['state']} after {timeout}s; tasks: {tis}")
             time.sleep(0.5)
 
+    def wait_for_tasks(
+        self, dag_id: str, run_id: str, task_id: str, state: str, *, count: int, timeout: float = 120
+    ) -> list[dict[str, Any]]:
+        """Poll until ``count`` instances (map indexes) of ``task_id`` are in ``state``; returns them.
+
+        Used to hold a test at a point (e.g. every sensor deferred) before it lets the emulator move on,
+        so the test never depends on how fast this machine is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            tis = [ti for ti in self.task_instances(dag_id, run_id) if ti["task_id"] == task_id]
+            reached = [ti for ti in tis if ti["state"] == state]
+            if len(reached) >= count:
+                return reached
+            run = self.dag_run(dag_id, run_id)
+            if run["state"] in TERMINAL_RUN_STATES or time.monotonic() > deadline:
+                seen = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in self.task_instances(dag_id, run_id)}
+                raise TimeoutError(f"{task_id} never had {count} instance(s) {state}; run {run['state']}: {seen}")
+            time.sleep(0.5)
+
     def run_dag(self, dag_id: str, conf: Mapping[str, Any] | None = None, timeout: float = 120) -> dict[str, Any]:
         """wait_for_dag + unpause + trigger + wait_for_run; returns the finished run."""
         self.wait_for_dag(dag_id)

@@ -147,6 +147,8 @@ def test_list_test_button_and_the_port(airflow_api, system_emulator) -> None:
 
 LINK_OF_OPERATOR = {
     "CreateHubSpotConnectionOperator": ("AEP Source Account", "/source/accounts/"),
+    "CreateSchemaOperator": ("AEP XDM Schema", "/schema?search=https%3A%2F%2Fns.adobe.com%2F"),
+    "CreateDatasetOperator": ("AEP Dataset", "/dataset/browse/"),
     "CreateDataflowOperator": ("AEP Dataflow", "/source/dataflows/"),
     "TriggerFlowRunOperator": ("AEP Dataflow Run", "/runs/"),
     "AEPFlowRunSensor": ("AEP Dataflow Run", "/runs/"),
@@ -167,7 +169,7 @@ def test_onboarding_links_on_mapped_and_deferred_tasks(airflow_api, airflow_serv
             continue
         name, part = LINK_OF_OPERATOR[ti["operator"]]
         url = airflow_api.links(dag_id, run_id, ti["task_id"], map_index=ti["map_index"])[name]
-        assert url.startswith(f"https://experience.adobe.com/#/@{tenant}/sname:prod/platform/source/"), url
+        assert url.startswith(f"https://experience.adobe.com/#/@{tenant}/sname:prod/platform/"), url
         assert part in url
         seen.add(ti["operator"])
     assert seen == set(LINK_OF_OPERATOR), seen

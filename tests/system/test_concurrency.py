@@ -1,9 +1,9 @@
 """Concurrency: parallel mapped tasks create each resource exactly once; same-name racers are not deduplicated.
 
 * On the real local Airflow (LocalExecutor, ``[core] parallelism`` 8 from the harness), the onboarding DAG
-  maps ``create_source_connection`` (and ``create_dataflow``) over 6 tables. Each source-connection POST is
-  held 1 s by the emulator so the mapped task instances really overlap; every table must end up with exactly
-  one source connection and one dataflow (different names per table, so the lookups never collide).
+  maps its ``onboard_table`` task group over 4 tables. Each source-connection POST is held 1 s by the
+  emulator so the mapped task instances really overlap; every table must end up with exactly one source
+  connection, dataflow, schema and dataset (different names per table, so the lookups never collide).
 * In one process, 8 threads race ``create_once`` for the *same* name. The Flow Service has no uniqueness
   constraint and no idempotency key, so racers that all look up before any of them has created will all
   create: the provider's exactly-once guarantee is about retries, not about concurrent creators of one name.
@@ -26,14 +26,7 @@ pytestmark = pytest.mark.system
 
 FS = "/data/foundation/flowservice"
 DAG_ID = "aep_hubspot_onboarding"
-TABLES = [
-    "Hubspot.Companies",
-    "Hubspot.Contacts",
-    "Hubspot.Deals",
-    "Hubspot.Owners",
-    "Hubspot.Products",
-    "Hubspot.Tickets",
-]
+TABLES = ["Hubspot.Companies", "Hubspot.Contacts", "Hubspot.Deals", "Hubspot.Owners"]
 
 
 def _time(value: str) -> float:
@@ -54,14 +47,14 @@ def test_parallel_mapped_source_connections_are_created_exactly_once(airflow_ser
     control.clear_faults()
     control.add_fault(method="POST", path=FS + "/sourceConnections", action="delay", latency=1.0, count=len(TABLES))
     try:
-        run = airflow_api.run_dag(DAG_ID, conf={"connection_name": "concurrency check", "tables": TABLES}, timeout=300)
+        run = airflow_api.run_dag(DAG_ID, conf={"connection_name": "concurrency check", "tables": TABLES}, timeout=480)
     finally:
         control.clear_faults()
     run_id = run["dag_run_id"]
     tis = airflow_api.task_instances(DAG_ID, run_id)
     assert run["state"] == "success", {(t["task_id"], t["map_index"]): t["state"] for t in tis}
 
-    sources = [t for t in tis if t["task_id"] == "create_source_connection"]
+    sources = [t for t in tis if t["task_id"] == "onboard_table.create_source_connection"]
     assert len(sources) == len(TABLES) and all(t["state"] == "success" for t in sources)
     overlap = max_overlap([(_time(t["start_date"]), _time(t["end_date"])) for t in sources])
     assert overlap >= 2, "the mapped source-connection tasks did not run in parallel"
@@ -73,6 +66,8 @@ def test_parallel_mapped_source_connections_are_created_exactly_once(airflow_ser
     assert per_table == dict.fromkeys(TABLES, 1), per_table
     flows = [f for f in state["flows"] if set(f["sourceConnectionIds"]) & {s["id"] for s in mine}]
     assert Counter(tuple(f["sourceConnectionIds"]) for f in flows) == {(s["id"],): 1 for s in mine}
+    assert Counter(d["name"] for d in state["dataSets"]) == {f"concurrency check: {t}": 1 for t in TABLES}
+    assert Counter(s["title"] for s in state["schemas"]) == {f"concurrency check: {t}": 1 for t in TABLES}
 
     report = {
         "tables": len(TABLES),

@@ -126,7 +126,7 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(airflow_server, airflo
         for ti in airflow_api.task_instances(ONBOARDING, run["dag_run_id"])
     }
     assert run["state"] == "success", tis
-    assert tis[("wait_for_run", 0)] == "success"
+    assert tis[("onboard_table.wait_for_run", 0)] == "success"
 
     control.add_fault(method="POST", path=FS + "/connections", status=400, body=echoing_400("secret echo"), count=1)
     try:
