@@ -9,7 +9,8 @@ file pays its provider's import cost on every parse. The same file is then parse
 process (``warm_load_s``), which isolates task construction from module import.
 
 ``python -m benchmarks._parse_worker shape FILE`` prints the task ids, upstream edges and mapping of each
-DAG, and the DAG-level params (with their JSON schemas).
+DAG, its task groups (mapped or not, what a mapped group expands over, group-level edges) and the DAG-level
+params (with their JSON schemas).
 """
 
 from __future__ import annotations
@@ -20,7 +21,18 @@ import time
 from pathlib import Path
 
 WARMUP = Path(__file__).resolve().parent / "baseline_dags" / "warmup.py"
-WATCHED = ("requests", "httpx", "tenacity", "airflow_provider_aep.emulator", "airflow_provider_aep.client.flow_service")
+#: Modules a DAG file should not load at parse time (HTTP stacks, the emulator, the per-service clients).
+WATCHED = (
+    "requests",
+    "httpx",
+    "tenacity",
+    "airflow_provider_aep.emulator",
+    "airflow_provider_aep.client.platform",
+    "airflow_provider_aep.client.flow_service",
+    "airflow_provider_aep.client.schema_registry",
+    "airflow_provider_aep.client.catalog",
+    "airflow_provider_aep.client.data_prep",
+)
 
 
 def _load(path: Path):
@@ -105,6 +117,31 @@ def parse(path: Path) -> dict:
     }
 
 
+def _group_shape(group) -> dict:
+    """A task group's id, parent, mapping (expand argument -> source task) and group-level edges."""
+    from airflow.sdk.definitions.xcom_arg import XComArg
+
+    expand_input = getattr(group, "_expand_input", None)
+    expand: dict[str, str | None] | None = None
+    if expand_input is not None:
+        values = getattr(expand_input, "value", None)
+        if not isinstance(values, dict):  # expand_kwargs(): not reproduced by the baseline generator
+            expand = {"*": None}
+        else:
+            expand = {}
+            for name, value in values.items():
+                refs = sorted(op.task_id for op, _ in XComArg.iter_xcom_references(value))
+                expand[name] = refs[0] if refs else None
+    parent = group.parent_group
+    return {
+        "parent": parent.group_id if parent is not None else None,
+        "mapped": expand is not None,
+        "expand": expand,
+        "upstream": sorted(group.upstream_task_ids),
+        "downstream": sorted(group.downstream_task_ids),
+    }
+
+
 def shape(path: Path) -> dict:
     bag = _load(path)
     if bag.import_errors:
@@ -112,17 +149,22 @@ def shape(path: Path) -> dict:
     out = {}
     for dag_id, dag in sorted(bag.dags.items()):
         tasks = []
+        groups: dict[str, dict] = {}
         for t in sorted(dag.tasks, key=lambda t: t.task_id):
             mapped = hasattr(t, "iter_mapped_dependencies")
             sources = sorted(u.task_id for u in t.iter_mapped_dependencies()) if mapped else []
+            group = t.task_group if t.task_group is not None and t.task_group.group_id else None
             tasks.append(
                 {
                     "id": t.task_id,
                     "upstream": sorted(t.upstream_task_ids),
                     "mapped": mapped,
                     "expand_from": sources[0] if sources else None,
+                    "group": group.group_id if group is not None else None,
                 }
             )
+            if group is not None and group.group_id not in groups:
+                groups[group.group_id] = _group_shape(group)
         params = {}
         for key in dag.params:
             param = dag.params.get_param(key)
@@ -131,7 +173,7 @@ def shape(path: Path) -> dict:
                 "description": param.description,
                 "schema": dict(param.schema),
             }
-        out[dag_id] = {"tasks": tasks, "params": params}
+        out[dag_id] = {"tasks": tasks, "groups": groups, "params": params}
     return out
 
 

@@ -196,26 +196,44 @@ def one_process(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def setup(spec: dict[str, Any]) -> dict[str, Any]:
-    """Base, source and target connections plus a ``once`` dataflow, made with the provider's operators."""
+    """A ``once`` dataflow with everything it needs, made with the provider's operators over HTTP, as the
+    example DAG makes it: base connection, explored table, field group, schema, dataset and mapping set
+    (the emulator, like AEP, refuses a Data Lake target connection without a real dataset whose
+    ``schemaRef`` matches, and a Mapping transformation without a real mapping set), then source and target
+    connections and the dataflow with the mapping."""
+    from airflow_provider_aep.operators.catalog import CreateDatasetOperator
     from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator
+    from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
+    from airflow_provider_aep.operators.explore import ExploreConnectionOperator
     from airflow_provider_aep.operators.flows import CreateDataflowOperator
+    from airflow_provider_aep.operators.schema_registry import CreateFieldGroupOperator, CreateSchemaOperator
     from airflow_provider_aep.operators.source_connections import CreateSourceConnectionOperator
     from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
 
+    table_path = spec.get("table", "Hubspot.Contacts")
     context = {"ti": RecordingTI()}
     base = CreateHubSpotConnectionOperator(task_id="base", name="bench hubspot").execute(context)
-    source = CreateSourceConnectionOperator(
-        task_id="source", base_connection_id=base, table_path="Hubspot.Contacts"
+    table = ExploreConnectionOperator(
+        task_id="explore", base_connection_id=base, object_type="table", table=table_path
     ).execute(context)
-    target = CreateTargetConnectionOperator(
-        task_id="target",
-        dataset_id="5ed5639d798a22191b6987b2",
-        schema_id="https://ns.adobe.com/tenant/schemas/0123456789abcdef",
-    ).execute(context)
+    field_group = CreateFieldGroupOperator(task_id="field_group", table=table, title="bench fields").execute(context)
+    schema = CreateSchemaOperator(task_id="schema", title="bench schema", field_group_ids=field_group).execute(context)
+    dataset = CreateDatasetOperator(task_id="dataset", name="bench dataset", schema_id=schema).execute(context)
+    mapping = CreateMappingSetOperator(task_id="mapping", schema_id=schema, table=table, name="bench mapping").execute(
+        context
+    )
+    source = CreateSourceConnectionOperator(task_id="source", base_connection_id=base, table_path=table_path).execute(
+        context
+    )
+    target = CreateTargetConnectionOperator(task_id="target", dataset_id=dataset, schema_id=schema).execute(context)
     flow = CreateDataflowOperator(
-        task_id="flow", source_connection_ids=source, target_connection_id=target, delta_column="Updated_At"
+        task_id="flow",
+        source_connection_ids=source,
+        target_connection_id=target,
+        mapping_id=mapping,
+        delta_column="Updated_At",
     ).execute(context)
-    return {"flow_id": flow}
+    return {"flow_id": flow, "dataset_id": dataset, "schema_id": schema, "mapping_set_id": mapping}
 
 
 def main(argv: list[str]) -> None:

@@ -1,9 +1,10 @@
 """(c) Deferred waits at scale: N ``AEPFlowRunTrigger`` in one event loop vs the same waits in poke mode.
 
-The emulator runs in its own process (``run_emulator_subprocess``), so its memory and CPU never count. A
-dataflow is made with the provider's operators, then N on-demand runs are created in batches whose
-``run_duration`` grows linearly, so they finish spread over ``[min_duration, max_duration]`` seconds of
-emulator time. Once a worker reports that its waits have started, this process advances the emulator
+The emulator runs in its own process (``run_emulator_subprocess``), so its memory and CPU never count (nor
+does the ingestion it emulates when a run finishes). A dataflow (with the field group, schema, dataset and
+mapping set it needs) is made with the provider's operators, then N on-demand runs are created in batches
+whose ``run_duration`` grows linearly, so they finish spread over ``[min_duration, max_duration]`` seconds
+of emulator time. Once a worker reports that its waits have started, this process advances the emulator
 clock ``speed`` times faster than real time, so minutes of emulator time pass in seconds while every
 trigger keeps polling at its real ``poll_interval``.
 

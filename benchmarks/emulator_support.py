@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,7 +13,9 @@ import requests
 
 from benchmarks.common import CLIENT_ID, CLIENT_SECRET, ORG_ID, chunks
 
-FLOW_SERVICE = "/data/foundation/flowservice"
+PLATFORM = "/data/foundation"
+FLOW_SERVICE = PLATFORM + "/flowservice"
+SERVICE_PATHS = tuple(PLATFORM + s for s in ("/flowservice", "/schemaregistry", "/catalog", "/conversion"))
 IMS_TOKEN = "/ims/token/v3"
 HUBSPOT_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 
@@ -95,13 +98,30 @@ def seed_connections(url: str, count: int, *, threads: int = 8, prefix: str = "b
         list(pool.map(work, [list(c) for c in chunks(indices, size)]))
 
 
+#: An XDM ``$id`` in a path (the journal has it decoded): ``https://ns.adobe.com/<tenant>/<kind>/<id>``.
+_XDM_ID = re.compile(r"https?(?::|%3A)(?://|%2F%2F)ns\.adobe\.com(?:/|%2F)[^/?]*?(?:/|%2F)[^/?]*?(?:/|%2F)[^/?]+", re.I)
+
+
+def _generic(segment: str) -> str:
+    """``{id}`` for a resource id segment: a UUID, an XDM ``meta:altId``, a Catalog/Data Prep hex id."""
+    if segment.startswith("_") or (len(segment) >= 20 and "-" in segment):
+        return "{id}"
+    if len(segment) >= 16 and all(c in "0123456789abcdefABCDEF" for c in segment):
+        return "{id}"
+    return segment
+
+
 def journal_summary(entries: list[dict[str, Any]]) -> list[str]:
-    """``METHOD /relative/path`` of each journal entry (Flow Service prefix removed, ids generalised)."""
+    """``METHOD /service/relative/path`` of each journal entry (``/data/foundation`` removed, ids generalised).
+
+    E.g. ``GET /flowservice/connections``, ``POST /schemaregistry/tenant/fieldgroups``,
+    ``DELETE /catalog/dataSets/{id}``, ``POST /conversion/mappingSets/validate``.
+    """
     out = []
     for e in entries:
         path = e["path"]
-        if path.startswith(FLOW_SERVICE):
-            path = path[len(FLOW_SERVICE) :]
-        parts = ["{id}" if len(p) >= 20 and "-" in p else p for p in path.split("/")]
-        out.append(f"{e['method']} {'/'.join(parts)}")
+        if path.startswith(PLATFORM + "/"):
+            path = path[len(PLATFORM) :]
+        path = _XDM_ID.sub("_xdm-id", path)
+        out.append(f"{e['method']} {'/'.join(_generic(p) for p in path.split('/'))}")
     return out

@@ -25,15 +25,22 @@ METHODS = {
         "non-provider code, after `import airflow.sdk` (and, second row, after what the processor has loaded)."
     ),
     "calls": (
-        "`dags_examples/hubspot_onboarding.py` runs twice through `dag.test()` in a child process (throwaway "
-        "`AIRFLOW_HOME`, SQLite) against the emulator in another process: first on an empty org (create "
-        "paths), then with `teardown=True` (every lookup finds the existing resource, then all is deleted). "
-        "`dag.test()` runs tasks one at a time, so each journal entry is attributed to the task instance "
-        "whose start/end window contains it. It also runs every task and the deferred sensor's trigger in one "
-        "process, so the count of `POST /ims/token/v3` is the number of tokens per process."
+        "`dags_examples/hubspot_onboarding.py` (a mapped task group `onboard_table` per table) runs three times "
+        "through `dag.test()` in a child process (throwaway `AIRFLOW_HOME`, SQLite) against the emulator in "
+        "another process: on an empty org (create paths); again with `teardown=True, teardown_data=True` (every "
+        "lookup finds the existing resource; the deletes leave what this run reused); and under another "
+        "`connection_name` with teardown (create paths, then every delete). `dag.test()` runs tasks one at a "
+        "time, so each journal entry (Flow Service, Schema Registry, Catalog, Data Prep) is attributed to the "
+        "task instance whose start/end window contains it. The API minimum per task is derived in "
+        "`benchmarks/calls.py` (`MINIMUM`): a lookup by natural key + the POST when nothing was found, a found "
+        "resource being whole in the lookup answer; a mapping set is validated before it is created; the "
+        "tenant id is needed once per process; a delete is one DELETE only for what its run created. "
+        "`dag.test()` also runs every task and the deferred sensor's trigger in one process, so the count of "
+        "`POST /ims/token/v3` is the number of tokens per process."
     ),
     "triggers": (
-        "The emulator runs in its own process. A dataflow is made with the provider's operators, then N "
+        "The emulator runs in its own process. A dataflow (with the field group, schema, dataset and mapping "
+        "set it needs) is made with the provider's operators, then N "
         "on-demand runs in batches with growing `run_duration`, so they end spread over minutes of emulator "
         "time; the clock is advanced faster than real time while the waits run. Deferred: N "
         "`AEPFlowRunTrigger.run()` in one asyncio loop in a fresh process (a triggerer). Poke: N threads "
@@ -73,17 +80,22 @@ FINDINGS = """\
 * **Parse ratio above 1.05x: one wrapper layer removed, the rest is Airflow's per-operator cost.** Airflow
   wraps every `__init__` of an operator's class hierarchy and deep-copies the DAG's `params` in each
   wrapper. `AEPBaseOperator` no longer defines an `__init__` (each operator takes `aep_conn_id` itself), which
-  took the onboarding DAG from 33 to 28 params copies per parse and its load + serialise ratio from 1.24x to
-  1.19x. What remains is one wrapped `__init__` per operator (EmptyOperator has none of its own), the
-  provider's module imports (~6 ms cold, under the 10 ms target) and serialising richer operators (template
-  fields, extra links). 1.05x is not reachable for a DAG of real operators without giving up their own
-  constructors; the absolute cost is ~9 ms per 13-task DAG.
-* **Calls above the API minimum**: `create_dataflow` reads each source and the target connection to check
-  their connection specs against the flow spec before it POSTs (a clear error instead of AEP's), and
-  `trigger_run` reads the flow to check it is scheduled `once` and the newest run (to reuse a running run and
-  to reconcile an unanswered `POST /runs`). A reused dataflow is no longer read again (the lookup's item is
-  kept). These are one-off requests per task; the polling paths are at the floor (one GET per poll, one
-  token per process).
+  took the onboarding DAG (then 13 tasks, before the target side) from 33 to 28 params copies per parse and
+  its load + serialise ratio from 1.24x to 1.19x. What remains is one wrapped `__init__` per operator
+  (EmptyOperator has none of its own), the provider's module imports and serialising richer operators
+  (template fields, extra links). 1.05x is not reachable for a DAG of real operators without giving up
+  their own constructors.
+* **Calls above the API minimum** (request counts are deterministic apart from the polls). Flow Service:
+  `create_dataflow` reads each source and the target connection to check their connection specs against
+  the flow spec before it POSTs (a clear error instead of AEP's), and `trigger_run` reads the flow to check
+  it is scheduled `once`, then the newest run (to adopt the new flow's first run, reuse a running one, or
+  reconcile an unanswered `POST /runs`). Target side: `create_dataflow` also reads the mapping set for its
+  current version although `create_mapping_set` pushes it (`version` XCom); on the create path
+  `create_dataset` and `create_mapping_set` look their resource up twice (the operator's own lookup, then
+  the client's `create_dataset`/`create_mapping_set`, which looks up again before it POSTs); on the reuse
+  path `create_field_group`/`create_schema` list by title as summaries and then GET the found resource, and
+  `create_mapping_set` GETs the set it has just found in the list. These are one-off requests per task; the
+  polling paths are at the floor (one GET per poll, one token and one tenant id per process).
 """
 
 
@@ -130,19 +142,18 @@ def _calls_detail(res: BenchResult) -> list[str]:
     for run in res.details.get("runs", []):
         lines += [f"Run `{run['path']}` (conf `{run['conf']}`, DAG run {run['state']}):", ""]
         rows = [
-            (  # one row per task; mapped tasks add up their instances
+            (  # one row per task; a mapped task group's tasks add up their instances (one per table)
                 f"`{t['task']}`",
                 t["instances"],
-                t["per_instance"],
-                f"{t['minimum_per_instance']:g}",
+                t["requests"],
+                t["minimum"],
                 ", ".join(f"{k} x{v}" for k, v in sorted(t["calls"].items())) or "-",
                 t["why"],
             )
             for t in run["tasks"]
         ]
-        lines += _markdown_table(
-            ("Task", "Instances", "Requests / instance (max)", "API minimum", "Requests", "Minimum because"), rows
-        )
+        headers = ("Task", "Instances", "Requests", "API minimum", "Requests made", "Minimum because")
+        lines += _markdown_table(headers, rows)
         lines.append("")
     return lines
 

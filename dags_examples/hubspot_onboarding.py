@@ -27,7 +27,7 @@ from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task, task
 from airflow_provider_aep.operators.catalog import CreateDatasetOperator, DeleteDatasetOperator
 from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator, DeleteConnectionOperator
 from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
-from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator
+from airflow_provider_aep.operators.explore import ExploreConnectionOperator
 from airflow_provider_aep.operators.flows import CreateDataflowOperator, DeleteDataflowOperator
 from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
 from airflow_provider_aep.operators.schema_registry import (
@@ -75,14 +75,15 @@ with DAG(
             description="Table names, globs (Hubspot.Deal*) or re:regexes, as listed by explore.",
         ),
         "delta_column": Param("Updated_At", type="string", description="Timestamp column for incremental copy."),
+        # A null-able boolean: the trigger form shows a plain switch instead of marking it required.
         "teardown": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             description="Delete the dataflows and connections this run created once its runs ended.",
         ),
         "teardown_data": Param(
             False,
-            type="boolean",
+            type=["boolean", "null"],
             description="With teardown: also delete the datasets (and their data), schemas and field groups.",
         ),
     },
@@ -90,7 +91,7 @@ with DAG(
     base_connection = CreateHubSpotConnectionOperator(
         task_id="create_base_connection", name="{{ params.connection_name }}"
     )
-    tables = AEPExploreConnectionOperator(
+    tables = ExploreConnectionOperator(
         task_id="explore_tables",
         base_connection_id=base_connection.output,
         table_filter="{{ params.tables }}",
@@ -131,7 +132,7 @@ with DAG(
     @task_group(group_id=GROUP, default_args={"map_index_template": TABLE_OF_MAP_INDEX})
     def onboard_table(table_path: str) -> None:
         names = resource_names(table_path)
-        table = AEPExploreConnectionOperator(
+        table = ExploreConnectionOperator(
             task_id="explore_table", base_connection_id=base_connection.output, object_type="table", table=table_path
         )
         field_group = CreateFieldGroupOperator(

@@ -26,12 +26,17 @@ sys.path.insert(0, str(REPO))
 
 from tests.system.airflow_server import (  # noqa: E402
     ADMIN_USER,
+    EXAMPLE_DAGS,
     AirflowStartupError,
     LocalAirflow,
     free_port,
 )
 
 DEMO_ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
+LOCAL_ENV = {
+    # Emulated runs take seconds, so waiting sensors poll every 2 s instead of every minute (read at parse time).
+    "AEP_ONBOARDING_POKE_INTERVAL": "2",
+}
 
 
 def demo_connections(emulator_url: str) -> dict[str, str]:
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         server = LocalAirflow.create(
             home,
             connections=demo_connections(emulator.url),
+            dag_sources=(EXAMPLE_DAGS,),  # not the system tests' DAGs (aep_secret_echo)
+            extra_env=LOCAL_ENV,
             api_port=port,
             password=args.password,
         )
@@ -122,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 "\n"
                 f"  Airflow UI : {server.url}   (login: {ADMIN_USER} / {args.password})\n"
-                f"  Emulator   : {emulator.url}   (IMS + Flow Service; state at {emulator.url}/__emulator/state)\n"
+                f"  Emulator   : {emulator.url}   (IMS, Flow Service, Schema Registry, Catalog, Data Prep; "
+                f"state at {emulator.url}/__emulator/state)\n"
                 "  Connections: aep_default, hubspot_default (environment variables, point at the emulator)\n"
                 f"  DAGs       : {server.dags_folder} -> dags_examples/ (unpaused: {', '.join(unpaused) or 'none'})\n"
                 f"  Task logs  : {server.logs_folder}\n"
@@ -138,13 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             print(err, file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("\nStopping Airflow and the emulator ...", flush=True)
-            return 0
+            pass
         finally:
             # A second Ctrl-C must not interrupt the shutdown and leave processes behind.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             server.stop()
+    print("\nstopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -96,6 +96,26 @@ def connections(monkeypatch: pytest.MonkeyPatch):
     return use
 
 
+def optional_stub(response):
+    """Mark a ``responses`` stub that a test registers as a trap (it must *not* be needed), so the
+    every-stub-was-called check of :func:`assert_stubs_fired` leaves it out. Returns the stub."""
+    response.optional = True
+    return response
+
+
+def assert_stubs_fired(mock, *, shared=()) -> None:
+    """Every stub a test registered was called, except ``shared`` fixture plumbing (IMS) and traps.
+
+    A stub nobody calls usually means the code under test took another path than the test thinks.
+    """
+    unused = [
+        f"{r.method} {r.url}"
+        for r in mock.registered()
+        if r.call_count == 0 and r not in shared and not getattr(r, "optional", False)
+    ]
+    assert not unused, f"stubs registered but never called (mark traps with optional_stub): {unused}"
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """A migrated SQLite metadata DB in the throwaway AIRFLOW_HOME (created once per session)."""

@@ -79,8 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.on_startup.append(lambda: print(f"{LISTENING_PREFIX}{url}", flush=True))
     try:
         uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    except KeyboardInterrupt:  # a second Ctrl-C while uvicorn shuts down: still a clean stop
+        pass
     finally:
         sock.close()
+    print("AEP emulator stopped", flush=True)
     return 0
 
 

@@ -192,7 +192,10 @@ def run_emulator_subprocess(
         "--config-json",
         json.dumps(config.to_dict()),
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=_child_env(env), bufsize=1)
+    # Its own session: a terminal's Ctrl-C goes to the parent, which stops the emulator by its PID.
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, text=True, env=_child_env(env), bufsize=1, start_new_session=True
+    )
     assert process.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()

@@ -1,4 +1,4 @@
-"""``AEPExploreConnectionOperator``: list a source's tables, or read one table's columns and sample rows."""
+"""``ExploreConnectionOperator``: list a source's tables, or read one table's columns and sample rows."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def delta_column_candidates(columns: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-class AEPExploreConnectionOperator(AEPBaseOperator):
+class ExploreConnectionOperator(AEPBaseOperator):
     """Explore a base connection (``GET /connections/{id}/explore``), e.g. to pick tables to ingest.
 
     * ``object_type="root"``: the tables, optionally narrowed by ``table_filter`` (names, globs, or
@@ -199,3 +199,18 @@ class AEPExploreConnectionOperator(AEPBaseOperator):
             result["rows"] = rows[: self.preview_rows] if isinstance(rows, list) else []
         self.log.info("Table %s has %d columns", table, len(columns))
         return result
+
+
+def __getattr__(name: str) -> Any:
+    """The 0.1 spelling ``AEPExploreConnectionOperator`` still imports, with a DeprecationWarning."""
+    if name == "AEPExploreConnectionOperator":
+        import warnings
+
+        warnings.warn(
+            "AEPExploreConnectionOperator is now ExploreConnectionOperator (operators are named "
+            "<Verb><AEP resource>Operator); the old name will be removed in 1.0",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ExploreConnectionOperator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

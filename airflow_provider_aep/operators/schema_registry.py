@@ -31,12 +31,12 @@ _XDM_ID_PREFIX = "https://ns.adobe.com/"
 
 
 def explored_table(task: BaseOperator, value: Any) -> dict[str, Any]:
-    """The ``AEPExploreConnectionOperator(object_type="table")`` result: ``{"path", "columns", ...}``."""
+    """The ``ExploreConnectionOperator(object_type="table")`` result: ``{"path", "columns", ...}``."""
     if not isinstance(value, Mapping) or not isinstance(value.get("columns"), list):
         raise AEPInvalidArgumentError(
             task.task_id,
             "table",
-            f"must be the result of AEPExploreConnectionOperator(object_type='table'), got {str(value)[:200]!r}",
+            f"must be the result of ExploreConnectionOperator(object_type='table'), got {str(value)[:200]!r}",
         )
     return {**value, "path": require_text(task, "table.path", value.get("path"))}
 
@@ -63,7 +63,7 @@ def field_layout(task: AEPBaseOperator, table: Mapping[str, Any], source: str) -
 class CreateFieldGroupOperator(AEPBaseOperator):
     """Create (or reuse) a custom field group holding one XDM field per explored column.
 
-    ``table`` is what ``AEPExploreConnectionOperator(object_type="table")`` returns. Fields go under
+    ``table`` is what ``ExploreConnectionOperator(object_type="table")`` returns. Fields go under
     ``_{TENANT_ID}.{source}.{table}`` with XDM-safe camelCase names and types derived from the columns
     (see ``airflow_provider_aep.client.xdm``). A field group with the same title is reused if it extends
     ``class_id`` and has no field of another type; fields it lacks are added by PATCH.

@@ -34,7 +34,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
 
     The connection spec is read from the base connection (``GET /connections/{id}``), so the body always
     matches the source. ``table_path`` is sent as ``params.path`` (the HubSpot tutorial's field), e.g. an
-    item of ``AEPExploreConnectionOperator(return_paths=True)``; expand over it for one per table. An
+    item of ``ExploreConnectionOperator(return_paths=True)``; expand over it for one per table. An
     existing source connection with the same ``name`` on the same base connection is reused.
     Returns the source connection id and pushes its etag under ``etag``.
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -25,6 +26,35 @@ EventStatus = Literal["success", "failed", "timeout", "error"]
 def run_event(status: EventStatus, run: FlowRun | None, message: str) -> dict[str, Any]:
     """The one payload shape the sensor's ``execute_complete`` understands."""
     return {"status": status, "run": run.to_dict() if run is not None else None, "message": message}
+
+
+PROGRESS_EVERY = 60.0
+"""Seconds between progress lines while nothing changes (a change of status is always logged)."""
+
+
+@dataclass
+class Progress:
+    """Logs how a deferred wait is going: on every status change, else at most once per ``PROGRESS_EVERY``.
+
+    A trigger may poll every few seconds for hours; a line per poll would flood the trigger log, none at
+    all leaves a user staring at a deferred task without knowing whether AEP is moving.
+    """
+
+    started: float
+    last_status: str | None = None
+    last_logged: float = float("-inf")
+
+    def report(self, log: Any, run: FlowRun | None) -> None:
+        now = time.monotonic()
+        status = run.status if run is not None else "not started"
+        if status == self.last_status and now - self.last_logged < PROGRESS_EVERY:
+            return
+        elapsed = int(now - self.started)
+        records = f", {run.output_records} records so far" if run is not None and run.output_records else ""
+        log.info(
+            "AEP run %s is %s after %dm%02ds%s", run.id if run else "(none yet)", status, *divmod(elapsed, 60), records
+        )
+        self.last_status, self.last_logged = status, now
 
 
 class AEPFlowRunTrigger(BaseTrigger):
@@ -97,8 +127,10 @@ class AEPFlowRunTrigger(BaseTrigger):
             redact.add(settings.client_secret)
             async with AsyncFlowServiceClient(settings, on_secret=amask_secret) as client:
                 redact = client.redact
+                progress = Progress(started=time.monotonic())
                 while True:
                     run = await self._poll(client)
+                    progress.report(self.log, run)
                     if run is not None:
                         phase, message = run_verdict(run, self.failed_records_policy)
                         if phase == "success" or phase == "failed":

@@ -43,9 +43,14 @@ def aep_http(connections, monkeypatch):
 
     monkeypatch.setattr(tenacity.nap.time, "sleep", lambda seconds: None)
     connections(PLATFORM, ims_url=IMS_HOST)
+    from tests.conftest import assert_stubs_fired
+
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add(responses.POST, IMS, json={"access_token": IMS_TOKEN, "token_type": "bearer", "expires_in": 86399})
+        ims = mock.add(
+            responses.POST, IMS, json={"access_token": IMS_TOKEN, "token_type": "bearer", "expires_in": 86399}
+        )
         yield mock
+        assert_stubs_fired(mock, shared=[ims])
 
 
 def sent_bodies(http, method: str, path: str) -> list[Any]:
@@ -81,10 +86,10 @@ def base_connection_id(emulator, context) -> str:
 
 @pytest.fixture
 def explored(base_connection_id, context) -> dict[str, Any]:
-    """``Hubspot.Contacts`` as ``AEPExploreConnectionOperator(object_type="table")`` returns it."""
-    from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator
+    """``Hubspot.Contacts`` as ``ExploreConnectionOperator(object_type="table")`` returns it."""
+    from airflow_provider_aep.operators.explore import ExploreConnectionOperator
 
-    return AEPExploreConnectionOperator(
+    return ExploreConnectionOperator(
         task_id="explore", base_connection_id=base_connection_id, object_type="table", table=TABLE
     ).execute(context)
 

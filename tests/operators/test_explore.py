@@ -1,4 +1,4 @@
-"""AEPExploreConnectionOperator: argument checks, table selection, table schema/preview; stubbed and emulated."""
+"""ExploreConnectionOperator: argument checks, table selection, table schema/preview; stubbed and emulated."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
-from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator, parse_table_filter
+from airflow_provider_aep.operators.explore import ExploreConnectionOperator, parse_table_filter
 
 from .conftest import FS
 
@@ -32,8 +32,8 @@ TABLE = {
 EXPLORE = FS + "/connections/base-1/explore"
 
 
-def explore(**kwargs) -> AEPExploreConnectionOperator:
-    return AEPExploreConnectionOperator(task_id="explore", base_connection_id="base-1", **kwargs)
+def explore(**kwargs) -> ExploreConnectionOperator:
+    return ExploreConnectionOperator(task_id="explore", base_connection_id="base-1", **kwargs)
 
 
 def explore_calls(http) -> list:
@@ -77,7 +77,7 @@ def test_bad_rendered_arguments_fail_before_any_request(aep_http, context, kwarg
 
 
 def test_blank_base_connection_id_fails_before_any_request(aep_http, context):
-    op = AEPExploreConnectionOperator(task_id="explore", base_connection_id="  ")
+    op = ExploreConnectionOperator(task_id="explore", base_connection_id="  ")
     with pytest.raises(AEPInvalidArgumentError, match="base_connection_id"):
         op.execute(context)
     assert not aep_http.calls
@@ -166,7 +166,7 @@ def test_a_table_without_columns_is_a_clear_error(aep_http, context):
 # --------------------------------------------------------------------------- against the emulator
 def test_emulator_root_and_table(emulator, context, pipeline):
     base = pipeline["base"]
-    paths = AEPExploreConnectionOperator(
+    paths = ExploreConnectionOperator(
         task_id="explore",
         base_connection_id=base,
         table_filter=["Hubspot.Contacts", "Hubspot.Comp*"],
@@ -174,7 +174,7 @@ def test_emulator_root_and_table(emulator, context, pipeline):
     ).execute(context)
     assert paths == ["Hubspot.Companies", "Hubspot.Contacts"]
 
-    table = AEPExploreConnectionOperator(
+    table = ExploreConnectionOperator(
         task_id="schema",
         base_connection_id=base,
         object_type="table",
@@ -191,8 +191,16 @@ def test_emulator_root_and_table(emulator, context, pipeline):
 def test_emulator_unknown_table_is_an_aep_error(emulator, context, pipeline):
     from airflow_provider_aep.client.errors import AEPAPIError
 
-    op = AEPExploreConnectionOperator(
+    op = ExploreConnectionOperator(
         task_id="schema", base_connection_id=pipeline["base"], object_type="table", table="Hubspot.Nope"
     )
     with pytest.raises(AEPAPIError):
         op.execute(context)
+
+
+def test_the_old_name_still_imports_with_a_deprecation_warning():
+    import airflow_provider_aep.operators.explore as module
+
+    with pytest.warns(DeprecationWarning, match="now ExploreConnectionOperator"):
+        old = module.AEPExploreConnectionOperator
+    assert old is ExploreConnectionOperator

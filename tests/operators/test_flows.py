@@ -186,7 +186,6 @@ def test_reuses_the_same_dataflow(specs, context):
         "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "Updated_At"}}}],
     }
     specs.add(responses.GET, FS + "/flows", json={"items": [existing], "_links": {}})
-    specs.add(responses.GET, FS + "/flows/flow-old", json={"items": [existing]})
     assert create().execute(context) == "flow-old"
     assert not sent_bodies(specs, "POST", "/flows")
 
@@ -231,7 +230,6 @@ def test_a_same_named_dataflow_between_other_connections_is_an_error(specs, cont
         "targetConnectionIds": ["tgt-1"],
     }
     specs.add(responses.GET, FS + "/flows", json={"items": [other], "_links": {}})
-    specs.add(responses.GET, FS + "/flows/flow-x", json={"items": [other]})
     with pytest.raises(AirflowException, match="already exists but connects"):
         create(name="mine").execute(context)
 

@@ -9,6 +9,7 @@ import responses
 
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
+from tests.conftest import optional_stub
 
 from .conftest import FS, sent_bodies
 
@@ -98,7 +99,6 @@ def test_an_active_run_is_returned_instead_of_starting_another(once_flow, contex
     from unittest import mock
 
     once_flow.add(responses.GET, FS + "/runs", json={"items": [RUNNING], "_links": {}})
-    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [RUNNING]})
     task = trigger()
     with mock.patch.object(type(task), "log") as log:
         assert task.execute(context) == "run-0"
@@ -110,7 +110,6 @@ def test_an_active_run_is_returned_instead_of_starting_another(once_flow, contex
 def test_an_active_run_with_the_same_window_is_adopted(once_flow, context):
     windowed = {**RUNNING, "params": {"startTime": 1, "windowStartTime": 100, "windowEndTime": 200}}
     once_flow.add(responses.GET, FS + "/runs", json={"items": [windowed], "_links": {}})
-    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [windowed]})
     assert trigger(window_start_time=100, window_end_time=200).execute(context) == "run-0"
     assert not sent_bodies(once_flow, "POST", "/runs")
 
@@ -126,7 +125,6 @@ def test_an_active_run_with_the_same_window_is_adopted(once_flow, context):
 def test_an_active_run_for_other_parameters_is_not_adopted(once_flow, context, run_params, kwargs):
     other = {**RUNNING, "params": run_params}
     once_flow.add(responses.GET, FS + "/runs", json={"items": [other], "_links": {}})
-    once_flow.add(responses.GET, FS + "/runs/run-0", json={"items": [other]})
     once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
     assert trigger(**kwargs).execute(context) == "run-1"
     assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
@@ -146,7 +144,7 @@ def test_a_run_whose_answer_was_lost_is_found_not_started_twice(once_flow, conte
     once_flow.add(responses.POST, FS + "/runs", status=502, json={"title": "Bad Gateway"})
     new_run = {"id": "run-9", "flowId": "flow-1", "createdAt": 9, "metrics": {"statusSummary": {"status": "scheduled"}}}
     once_flow.add(responses.GET, FS + "/runs", json={"items": [new_run], "_links": {}})
-    once_flow.add(responses.POST, FS + "/runs", body=requests.ConnectionError("must not be re-sent"))
+    optional_stub(once_flow.add(responses.POST, FS + "/runs", body=requests.ConnectionError("must not be re-sent")))
     assert trigger().execute(context) == "run-9"
     assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
 

@@ -41,14 +41,18 @@ def test_make_airflow_starts_and_stops_everything(tmp_path):
         health = requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=10).json()
         assert health["scheduler"]["status"] == "healthy"
         assert health["triggerer"]["status"] == "healthy"
+        assert "aep_secret_echo" not in output, "make airflow must not load the system tests' DAGs"
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         try:
             proc.wait(timeout=90)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    assert proc.returncode == 0, "".join(lines)[-3000:]
+    rest = proc.stdout.read()  # type: ignore[union-attr]
+    assert proc.returncode == 0, "".join(lines)[-3000:] + rest
+    assert "Traceback" not in rest, rest  # before: the emulator child died with a KeyboardInterrupt traceback
+    assert rest.rstrip().splitlines()[-1] == "stopped", rest
     try:
         requests.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2)
     except requests.ConnectionError:

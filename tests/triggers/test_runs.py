@@ -199,3 +199,32 @@ async def test_emulator_success_and_failure(emulator, pipeline):
     [event] = await events(make(run_id=None, flow_id=pipeline["flow"], poll_interval=0.05, deadline=time.time() + 20))
     assert (event["status"], event["run"]["id"]) == ("failed", failing)
     assert event["run"]["errors"] and event["run"]["errors"][0]["code"] in event["message"]
+
+
+def test_progress_is_logged_on_every_status_change_and_otherwise_at_most_once_a_minute(monkeypatch):
+    from unittest import mock
+
+    from airflow_provider_aep.client.models import FlowRun
+    from airflow_provider_aep.triggers import runs as trigger_module
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(trigger_module.time, "monotonic", lambda: clock["now"])
+    log = mock.Mock()
+    progress = trigger_module.Progress(started=1000.0)
+
+    def poll(status: str, after: float, records: int | None = None) -> None:
+        clock["now"] = 1000.0 + after
+        progress.report(log, FlowRun(id="run-1", flow_id="f", status=status, phase="running", output_records=records))
+
+    poll("scheduled", 0)
+    poll("scheduled", 5)  # nothing new: no line
+    poll("inProgress", 10)  # a change: a line
+    for second in range(11, 70):
+        poll("inProgress", second)  # one poll a second for a minute: no flood
+    poll("inProgress", 71, records=40)  # a minute since the last line
+    lines = [call.args[0] % call.args[1:] for call in log.info.call_args_list]
+    assert lines == [
+        "AEP run run-1 is scheduled after 0m00s",
+        "AEP run run-1 is inProgress after 0m10s",
+        "AEP run run-1 is inProgress after 1m11s, 40 records so far",
+    ]
