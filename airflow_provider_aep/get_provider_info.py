@@ -158,16 +158,21 @@ HUBSPOT_CONNECTION_TYPE: dict[str, Any] = {
 # Extra links (``links.py``): URL templates read on the worker from ``[aep]`` when a task try ends.
 LINK_CONFIG_SECTION = "aep"
 DEFAULT_UI_SANDBOX = DEFAULT_SANDBOX
-_UI_BASE = "https://experience.adobe.com/#/@{tenant}/sname:{sandbox}/platform"
-DEFAULT_LINK_TEMPLATES = {
-    "base_connection_link": _UI_BASE + "/source/accounts/{id}",
-    "dataflow_link": _UI_BASE + "/source/dataflows/{id}",
-    "run_link": _UI_BASE + "/source/dataflows/{flow_id}/runs/{id}",
+DEFAULT_UI_BASE = "https://experience.adobe.com/#/@{tenant}/sname:{sandbox}/platform"
+#: Each link's path below the UI base (``[aep] ui_base``, the emulator's pages, or ``DEFAULT_UI_BASE``).
+LINK_PATHS = {
+    "base_connection_link": "/source/accounts/{id}",
+    "dataflow_link": "/source/dataflows/{id}",
+    "run_link": "/source/dataflows/{flow_id}/runs/{id}",
     # Seen in Adobe-adjacent code only (target-side notes §6); configurable because it is not a contract.
-    "dataset_link": _UI_BASE + "/dataset/browse/{id}",
+    "dataset_link": "/dataset/browse/{id}",
     # Adobe documents no deep link to one schema: the Schemas workspace, with the $id to search for.
-    "schema_link": _UI_BASE + "/schema?search={id}",
+    "schema_link": "/schema?search={id}",
 }
+DEFAULT_LINK_TEMPLATES = {key: DEFAULT_UI_BASE + path for key, path in LINK_PATHS.items()}
+#: The AEP emulator serves a read-only page at each link path below this base (``emulator/pages.py``); used
+#: when the task's AEP connection host is loopback and neither ``ui_base`` nor the link's template is set.
+EMULATOR_UI_BASE = "{emulator_url}/__emulator/ui/@{org_id}/sname:{sandbox}/platform"
 _PLACEHOLDERS = (
     " Placeholders: {tenant} (ui_tenant, else the IMS org id), {org_id}, {sandbox} (the connection's sandbox), {id}"
 )
@@ -183,6 +188,17 @@ LINK_CONFIG: dict[str, Any] = {
                 "version_added": "0.1.0",
                 "type": "string",
                 "example": "acmecorp",
+                "default": "",
+            },
+            "ui_base": {
+                "description": "Base URL of every extra link, before the resource's path (/source/accounts/{id}, "
+                "/source/dataflows/{id}, /source/dataflows/{flow_id}/runs/{id}, /dataset/browse/{id}, "
+                "/schema?search={id}); the placeholders of the templates work here too. Empty: automatic, the "
+                "AEP emulator's read-only pages when the task's AEP connection host is loopback (the emulator), "
+                f"else {DEFAULT_UI_BASE}. A link template below set to anything but its default wins over this.",
+                "version_added": "0.2.0",
+                "type": "string",
+                "example": "https://experience.adobe.com/#/@acmecorp/sname:{sandbox}/platform",
                 "default": "",
             },
             "base_connection_link": {

@@ -17,17 +17,30 @@ because the Experience Cloud URL scheme is not a public contract. Placeholders: 
 ui_tenant``, falling back to the IMS org id), ``{org_id}``, ``{sandbox}`` (the connection's sandbox,
 ``prod`` when unknown), ``{id}`` and, for runs, ``{flow_id}``. A template with an unknown placeholder
 yields no link (and a warning in the task log) rather than a failed task.
+
+Which URL a link gets, first match wins: the link's own template when it is set to anything but its default;
+``[aep] ui_base`` + the link's path (``LINK_PATHS``) when ``ui_base`` is set; the AEP emulator's read-only page
+(``EMULATOR_UI_BASE``) when the operator persisted an ``emulator_url`` (its AEP connection's Platform host is
+loopback); the default template (experience.adobe.com).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperatorLink
 from airflow.sdk.execution_time.xcom import XCom
 
-from airflow_provider_aep.get_provider_info import DEFAULT_LINK_TEMPLATES, DEFAULT_UI_SANDBOX, LINK_CONFIG_SECTION
+from airflow_provider_aep.client.config import is_loopback
+from airflow_provider_aep.get_provider_info import (
+    DEFAULT_LINK_TEMPLATES,
+    DEFAULT_UI_SANDBOX,
+    EMULATOR_UI_BASE,
+    LINK_CONFIG_SECTION,
+    LINK_PATHS,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,9 +55,27 @@ def _conf_get(key: str, fallback: str) -> str:
     return conf.get(LINK_CONFIG_SECTION, key, fallback=fallback) or fallback
 
 
-def link_template(key: str) -> str:
-    """The URL template for ``key`` (``[aep] <key>``), or the built-in default."""
-    return _conf_get(key, DEFAULT_LINK_TEMPLATES[key])
+def link_template(key: str, value: Any = None) -> str:
+    """The URL template for ``key`` and the persisted ``value`` (precedence: see the module docstring)."""
+    default = DEFAULT_LINK_TEMPLATES[key]
+    configured = _conf_get(key, default)
+    if configured != default:
+        return configured
+    base = _conf_get("ui_base", "").strip()
+    if not base and isinstance(value, dict) and value.get("emulator_url"):
+        base = EMULATOR_UI_BASE
+    return base.rstrip("/") + LINK_PATHS[key] if base else default
+
+
+def emulator_url(platform_url: str | None) -> str | None:
+    """``platform_url`` (without a trailing ``/``) when its host is loopback, i.e. the AEP emulator."""
+    if not platform_url:
+        return None
+    try:
+        host = urlsplit(platform_url).hostname
+    except ValueError:
+        return None
+    return platform_url.rstrip("/") if is_loopback(host) else None
 
 
 def ui_tenant(org_id: str) -> str:
@@ -57,7 +88,7 @@ def format_link(template_key: str, value: Any) -> str:
         return ""
     params = {**value, "org_id": value.get("org_id") or "", "sandbox": value.get("sandbox") or DEFAULT_UI_SANDBOX}
     params["tenant"] = ui_tenant(params["org_id"])
-    template = link_template(template_key)
+    template = link_template(template_key, value)
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError) as err:
@@ -77,9 +108,26 @@ class _AEPLink(BaseOperatorLink):
         return self.label
 
     @classmethod
-    def persist(cls, context: Context, *, org_id: str, sandbox: str, id: str, **extra: Any) -> None:
-        """Store what ``get_link`` needs; called by the operator as soon as it knows the id."""
-        context["ti"].xcom_push(key=cls.key, value={"org_id": org_id, "sandbox": sandbox, "id": id, **extra})
+    def persist(
+        cls,
+        context: Context,
+        *,
+        org_id: str,
+        sandbox: str,
+        id: str,
+        platform_url: str | None = None,
+        **extra: Any,
+    ) -> None:
+        """Store what ``get_link`` needs; called by the operator as soon as it knows the id.
+
+        ``platform_url`` is the AEP connection's Platform URL: when its host is loopback (the emulator) it is
+        stored as ``emulator_url``, so the link can open the emulator's page of the resource.
+        """
+        value = {"org_id": org_id, "sandbox": sandbox, "id": id, **extra}
+        local = emulator_url(platform_url)
+        if local:
+            value["emulator_url"] = local
+        context["ti"].xcom_push(key=cls.key, value=value)
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         return format_link(self.template_key, XCom.get_value(key=self.key, ti_key=ti_key))

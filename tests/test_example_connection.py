@@ -34,7 +34,7 @@ def test_dag_creates_the_connection_then_reuses_it(emulated, run_dag):
     assert xcoms[(TASK, -1, "etag")].startswith('"')
     assert xcoms[("report", -1, "return_value")] == connection_id
 
-    journal = emulated.control.journal()
+    journal = emulated.control.journal(include_secrets=True)  # the body as sent, credentials included
     posts = flow_service_requests(journal, "POST")
     assert len(posts) == 1
     assert posts[0]["path"] == "/data/foundation/flowservice/connections"
@@ -85,7 +85,7 @@ def test_request_body_matches_adobes_openapi_schema(emulated, run_dag):
     resolver_root = {"components": spec.get("components", {}), **schema}
 
     run_dag(DAG_ID)
-    body = flow_service_requests(emulated.control.journal(), "POST")[0]["body"]
+    body = flow_service_requests(emulated.control.journal(include_secrets=True), "POST")[0]["body"]
     jsonschema.validate(body, resolver_root)
     with pytest.raises(jsonschema.ValidationError):  # the schema really constrains the body
         jsonschema.validate({"name": "no connection spec"}, resolver_root)

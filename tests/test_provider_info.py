@@ -99,9 +99,10 @@ def test_link_config_section_is_registered() -> None:
     from airflow_provider_aep.get_provider_info import DEFAULT_LINK_TEMPLATES
 
     options = get_provider_info()["config"]["aep"]["options"]
-    assert set(DEFAULT_LINK_TEMPLATES) | {"ui_tenant"} == set(options)
+    assert set(DEFAULT_LINK_TEMPLATES) | {"ui_tenant", "ui_base"} == set(options)
     for key, template in DEFAULT_LINK_TEMPLATES.items():
         assert conf.get("aep", key) == template
+    assert conf.get("aep", "ui_base") == ""  # empty: automatic (the emulator's pages for a loopback host)
 
 
 # --- legacy hook methods derive from the declarative metadata -----------------------------------------

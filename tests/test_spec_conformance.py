@@ -27,7 +27,7 @@ def test_every_request_of_an_onboarding_run_matches_its_service_spec(run_dag, ae
     aep_emulator.control.configure(run_start_delay=0.2, run_duration=0.2)
     dag_run = run_dag("aep_hubspot_onboarding", conf={"tables": ["Hubspot.Contacts", "Hubspot.All_Deals"]})
     assert dag_run.state == DagRunState.SUCCESS
-    counts, problems = spec_requests.check_journal(aep_emulator.control.journal())
+    counts, problems = spec_requests.check_journal(aep_emulator.control.journal(include_secrets=True))
     assert set(counts) == {"flow-service", "schema-registry", "catalog", "data-prep"}, counts
     assert problems == [], "\n".join(map(str, problems))
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import catalog, control_api, data_prep, flow_service, gateway, ims, schema_registry
+from .access import ControlAccess
 from .config import EmulatorConfig
 from .errors import ApiError, attach_request_id, default_fault_body, flow_error, gateway_error
 from .faults import FaultRule
@@ -43,10 +44,21 @@ def _compile(service: Any) -> list[tuple[re.Pattern[str], dict[str, Handler]]]:
 
 
 class EmulatorApp:
-    """ASGI callable; ``state`` is the live in-memory state (also reachable from Python tests)."""
+    """ASGI callable; ``state`` is the live in-memory state (also reachable from Python tests).
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    The control plane answers loopback callers only, unless ``control_from_anywhere`` is set together with a
+    ``control_token`` that other callers send as ``x-emulator-token`` (see :mod:`.access`).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        control_from_anywhere: bool = False,
+        control_token: str | None = None,
+    ) -> None:
         self.config = config or EmulatorConfig()
+        self.access = ControlAccess(control_from_anywhere, control_token)
         self.state = EmulatorState(self.config)
         self.routes = {service.PREFIX: (service, _compile(service)) for service in SERVICES}
         self.on_startup: list[Callable[[], None]] = []
@@ -60,7 +72,8 @@ class EmulatorApp:
         body = await _read_body(receive)
         req = Request.from_scope(scope, body)
         if req.path == control_api.PREFIX or req.path.startswith(control_api.PREFIX + "/"):
-            await _send(send, control_api.handle(self.state, req), None)
+            refusal = self.access.refusal(scope.get("client"), req.headers)
+            await _send(send, refusal or control_api.handle(self.state, req), None)
             return
         await self._serve(req, send)
 
@@ -154,9 +167,11 @@ class EmulatorApp:
         )
 
 
-def create_app(config: EmulatorConfig | None = None) -> EmulatorApp:
-    """A fresh emulator ASGI app with its own state."""
-    return EmulatorApp(config)
+def create_app(
+    config: EmulatorConfig | None = None, *, control_from_anywhere: bool = False, control_token: str | None = None
+) -> EmulatorApp:
+    """A fresh emulator ASGI app with its own state (control plane options: see :class:`EmulatorApp`)."""
+    return EmulatorApp(config, control_from_anywhere=control_from_anywhere, control_token=control_token)
 
 
 def _fault_response(rule: FaultRule, path: str, request_id: str) -> Response:
@@ -182,7 +197,7 @@ async def _send(send: Send, response: Response, request_id: str | None) -> None:
     payload = response.encode()
     headers = [(b"content-length", str(len(payload)).encode())]
     if payload:
-        headers.append((b"content-type", b"application/json;charset=utf-8"))
+        headers.append((b"content-type", response.media_type.encode("latin-1")))
     if request_id:
         headers.append((b"x-request-id", request_id.encode("latin-1")))
     headers.extend((k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in response.headers.items())

@@ -1,16 +1,20 @@
 """``aep-emulator``: serve the emulator in the foreground (also ``python -m airflow_provider_aep.emulator.cli``).
 
 Prints ``AEP emulator listening on http://HOST:PORT`` once it accepts requests (``--port 0`` picks a free
-port), which is how :func:`run_emulator_subprocess` finds it.
+port), which is how :func:`run_emulator_subprocess` finds it. A ``--host`` that is not loopback prints a
+warning on stderr; the control plane (``/__emulator/``) keeps answering loopback callers only unless
+``--control-from-anywhere`` is given with a ``--control-token``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from .access import TOKEN_ENV, TOKEN_HEADER, host_warning
 from .config import RUN_OUTCOMES, EmulatorConfig
 from .server import LISTENING_PREFIX
 
@@ -37,7 +41,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rows-per-run", type=int, help="sample rows a dataset-backed run ingests (default: 10)")
     parser.add_argument("--sandbox", action="append", default=[], help="only accept these sandbox names (repeatable)")
     parser.add_argument("--config-json", help="a full EmulatorConfig as JSON (flags above override it)")
+    parser.add_argument(
+        "--control-from-anywhere",
+        action="store_true",
+        help="let non-loopback callers use the control plane (/__emulator/...) when they send the header "
+        f"{TOKEN_HEADER}: TOKEN; needs --control-token (default: loopback callers only)",
+    )
+    parser.add_argument(
+        "--control-token",
+        default=os.environ.get(TOKEN_ENV) or None,
+        help=f"the token for --control-from-anywhere (default: ${TOKEN_ENV}; the variable keeps it out of ps)",
+    )
     return parser
+
+
+def check_control_options(args: argparse.Namespace) -> None:
+    """``SystemExit`` for ``--control-from-anywhere`` without a token; a note for a token alone."""
+    if args.control_from_anywhere and not args.control_token:
+        raise SystemExit(
+            f"aep-emulator: --control-from-anywhere needs --control-token TOKEN (or ${TOKEN_ENV}); "
+            f"non-loopback callers then send the header {TOKEN_HEADER}: TOKEN"
+        )
+    if args.control_token and not args.control_from_anywhere:
+        print(
+            "aep-emulator: note: --control-token has no effect without --control-from-anywhere "
+            "(the control plane answers loopback callers only)",
+            file=sys.stderr,
+        )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -67,6 +97,17 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = config_from_args(args)
+    check_control_options(args)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    if args.control_from_anywhere:
+        print(
+            "aep-emulator: WARNING: --control-from-anywhere: every host that can reach this port and knows the "
+            f"control token can reset the emulator and read its journal ({TOKEN_HEADER} header).",
+            file=sys.stderr,
+            flush=True,
+        )
 
     from .app import create_app
     from .server import bind_socket, require_uvicorn, url_for, uvicorn_config
@@ -74,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     uvicorn = require_uvicorn()
 
     sock = bind_socket(args.host, args.port)
-    app = create_app(config)
+    app = create_app(config, control_from_anywhere=args.control_from_anywhere, control_token=args.control_token)
     url = url_for(sock)
     app.on_startup.append(lambda: print(f"{LISTENING_PREFIX}{url}", flush=True))
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,11 +11,10 @@ from . import resources as res
 from .errors import flow_error
 from .messages import Request, Response
 from .query import ensure_no_query
+from .redaction import MASK
+from .redaction import SECRET_HINT as _SECRET_HINT
 from .resources import Ctx
 from .validation import validate, validate_request
-
-MASK = "<redacted>"
-_SECRET_HINT = re.compile(r"secret|password|token|private|passphrase|key$", re.IGNORECASE)
 
 
 # -- connection specs --------------------------------------------------------------------------------

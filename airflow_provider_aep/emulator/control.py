@@ -13,12 +13,18 @@ class EmulatorControlError(RuntimeError):
 
 
 class EmulatorControl:
-    """Thin ``requests`` wrapper; every method is one HTTP call to the control plane."""
+    """Thin ``requests`` wrapper; every method is one HTTP call to the control plane.
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    ``token`` is sent as ``x-emulator-token``: only needed from a non-loopback host, against a server started
+    with ``--control-from-anywhere --control-token TOKEN``.
+    """
+
+    def __init__(self, url: str, timeout: float = 10.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        if token:
+            self._session.headers["x-emulator-token"] = token
 
     def __repr__(self) -> str:
         return f"EmulatorControl({self.url!r})"
@@ -60,9 +66,17 @@ class EmulatorControl:
         return self._call("PATCH", "/config", json=changes)
 
     # -- journal ------------------------------------------------------------------------------------
-    def journal(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        """Recorded non-control requests, oldest first; optionally filtered by method and path regex."""
+    def journal(
+        self, method: str | None = None, path: str | None = None, include_secrets: bool = False
+    ) -> list[dict[str, Any]]:
+        """Recorded non-control requests, oldest first; optionally filtered by method and path regex.
+
+        Secrets are masked (IMS ``client_secret``, bearer tokens as ``Bearer <redacted token #N>``, secret
+        ``auth.params``) unless ``include_secrets`` is true, as in :meth:`state`.
+        """
         params = {k: v for k, v in (("method", method), ("path", path)) if v}
+        if include_secrets:
+            params["secrets"] = "true"
         return self._call("GET", "/journal", params=params or None)
 
     def clear_journal(self) -> None:

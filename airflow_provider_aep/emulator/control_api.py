@@ -1,4 +1,8 @@
-"""Server side of the control plane under ``/__emulator/`` (never journaled, never faulted, no auth)."""
+"""Server side of the control plane under ``/__emulator/`` (never journaled, never faulted, no auth).
+
+Only loopback callers reach it unless the server was started otherwise (:mod:`.access`, checked by the app).
+``/__emulator/ui/...`` serves the read-only resource pages (:mod:`.pages`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import ingestion, runs
+from . import ingestion, pages, redaction, runs
 from .config import RUN_OUTCOMES
 from .connections import masked_view
 from .errors import ApiError
@@ -44,15 +48,26 @@ def _reset(state: EmulatorState, req: Request) -> Response:
     return Response(200, {"reset": True})
 
 
+def _wants_secrets(req: Request) -> bool:
+    return (req.param("secrets") or "").lower() == "true"
+
+
 def _journal(state: EmulatorState, req: Request) -> Response:
+    """Journal entries, masked (:mod:`.redaction`) unless ``?secrets=true``."""
     if req.method == "DELETE":
         with state.lock:
             state.journal.clear()
         return Response(204)
     method = (req.param("method") or "").upper()
-    path = re.compile(req.param("path") or ".*")
+    try:
+        path = re.compile(req.param("path") or ".*")
+    except re.error as exc:
+        raise _bad(f"invalid path regex: {exc}") from exc
     with state.lock:
         entries = [e for e in state.journal if (not method or e["method"] == method) and path.fullmatch(e["path"])]
+        serials = {value: token.serial for value, token in state.tokens.items()}
+    if not _wants_secrets(req):  # outside the lock: entries are never changed once recorded
+        entries = [redaction.journal_entry(e, serials) for e in entries]
     return Response(200, entries)
 
 
@@ -115,7 +130,7 @@ def _outcome(state: EmulatorState, req: Request) -> Response:
 
 
 def _state(state: EmulatorState, req: Request) -> Response:
-    secrets = (req.param("secrets") or "").lower() == "true"
+    secrets = _wants_secrets(req)
     with state.lock:
         runs.refresh_all(state)
         out: dict[str, list[dict[str, Any]]] = {name: [] for name in COLLECTIONS}
@@ -197,6 +212,8 @@ _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] =
 def handle(state: EmulatorState, req: Request) -> Response:
     """Dispatch one control-plane request."""
     sub_path = req.path[len(PREFIX) :] or "/"
+    if sub_path == pages.SUB_PATH or sub_path.startswith(pages.SUB_PATH + "/"):
+        return pages.handle(state, req)
     try:
         for methods, pattern, handler in _ROUTES:
             match = pattern.fullmatch(sub_path)

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs
 from .errors import content_type_error, flow_error
 
 JSON_TYPES = ("application/json", "application/json-patch+json")
+JSON_MEDIA_TYPE = "application/json;charset=utf-8"
+HTML_MEDIA_TYPE = "text/html;charset=utf-8"
 
 
 def media_type(content_type: str | None) -> str:
@@ -94,13 +96,19 @@ class Request:
 
 @dataclass
 class Response:
-    """Status, JSON-serialisable body (``None`` for no body) and extra headers."""
+    """Status, JSON-serialisable body (``None`` for no body) and extra headers.
+
+    With a ``media_type`` other than JSON the body is a ``str`` sent as it is (the HTML resource pages).
+    """
 
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = JSON_MEDIA_TYPE
 
     def encode(self) -> bytes:
         if self.body is None or self.status == 204:
             return b""
+        if isinstance(self.body, str) and self.media_type != JSON_MEDIA_TYPE:
+            return self.body.encode()
         return json.dumps(self.body, separators=(",", ":")).encode()

@@ -103,6 +103,8 @@ class Token:
     client_id: str
     scope: str
     expires_at: float
+    #: 1 for the first token issued since the last reset, 2 for the next... (the journal shows it, not the value).
+    serial: int = 0
 
 
 class EmulatorState:
@@ -166,6 +168,7 @@ class EmulatorState:
                 client_id=client_id,
                 scope=scope,
                 expires_at=self.clock.now() + self.config.token_lifetime,
+                serial=self.counters["tokens_issued"] + 1,
             )
             self.tokens[token.value] = token
             self.counters["tokens_issued"] += 1

@@ -108,7 +108,13 @@ class CreateDatasetOperator(AEPBaseOperator):
         )
         push_created(context, created)
         settings = self.hook.settings
-        AEPDatasetLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=dataset_id)
+        AEPDatasetLink.persist(
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=dataset_id,
+        )
         return dataset_id
 
 

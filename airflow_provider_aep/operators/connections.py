@@ -111,7 +111,13 @@ class CreateConnectionOperator(AEPBaseOperator):
         context["ti"].xcom_push(key="etag", value=result.etag)
         push_created(context, result.created)
         settings = self.hook.settings
-        AEPBaseConnectionLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=result.id)
+        AEPBaseConnectionLink.persist(
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=result.id,
+        )
         return result.id
 
 
@@ -290,5 +296,11 @@ class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
         self.log.info("Updated the HubSpot credentials of base connection %s", connection_id)
         context["ti"].xcom_push(key="etag", value=result.etag)
         settings = self.hook.settings
-        AEPBaseConnectionLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=connection_id)
+        AEPBaseConnectionLink.persist(
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=connection_id,
+        )
         return connection_id

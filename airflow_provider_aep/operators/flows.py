@@ -247,7 +247,13 @@ class CreateDataflowOperator(AEPBaseOperator):
         context["ti"].xcom_push(key="etag", value=result.etag)
         push_created(context, result.created)
         settings = self.hook.settings
-        AEPDataflowLink.persist(context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=result.id)
+        AEPDataflowLink.persist(
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=result.id,
+        )
         return result.id
 
     def _current_mapping_version(self) -> int | str | None:

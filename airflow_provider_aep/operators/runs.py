@@ -138,6 +138,11 @@ class TriggerFlowRunOperator(AEPBaseOperator):
             self.log.info("Started run %s of flow %s", run_id, flow_id)
         settings = self.hook.settings
         AEPFlowRunLink.persist(
-            context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=run_id, flow_id=flow_id
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=run_id,
+            flow_id=flow_id,
         )
         return run_id

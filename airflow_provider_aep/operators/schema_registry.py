@@ -223,7 +223,11 @@ class CreateSchemaOperator(AEPBaseOperator):
         push_created(context, created)
         settings = self.hook.settings
         AEPSchemaLink.persist(
-            context, org_id=settings.org_id, sandbox=settings.sandbox_name, id=quote(schema_id, safe="")
+            context,
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
+            id=quote(schema_id, safe=""),
         )
         return schema_id
 

@@ -138,6 +138,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
             context,
             org_id=settings.org_id,
             sandbox=settings.sandbox_name,
+            platform_url=settings.platform_url,
             id=summary["id"],
             flow_id=summary.get("flow_id"),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from airflow_provider_aep.get_provider_info import (
     AEP_CONN_TYPE,
@@ -96,11 +97,12 @@ def test_example_dag_stores_the_aep_link(airflow_api, airflow_server, fresh_emul
 
     connection_id = airflow_api.xcom(EXAMPLE_DAG, run_id, CREATE_TASK)
     assert connection_id in {c["id"] for c in fresh_emulator.control.state()["connections"]}
-    tenant = airflow_server.env["AIRFLOW__AEP__UI_TENANT"]
-    assert airflow_api.links(EXAMPLE_DAG, run_id, CREATE_TASK) == {
-        "AEP Source Account": f"https://experience.adobe.com/#/@{tenant}/sname:prod/platform/source/accounts/"
-        f"{connection_id}"
-    }
+    # aep_default points at the (loopback) emulator, so the link opens the emulator's page of the account
+    page_base = f"{fresh_emulator.url}/__emulator/ui/@{ORG_ID}/sname:prod/platform"
+    links = airflow_api.links(EXAMPLE_DAG, run_id, CREATE_TASK)
+    assert links == {"AEP Source Account": f"{page_base}/source/accounts/{connection_id}"}
+    page = requests.get(links["AEP Source Account"], timeout=10)
+    assert page.status_code == 200 and connection_id in page.text and "Source account" in page.text
     # the task log is where the files-based helper finds it, and the id is in it
     assert connection_id in airflow_api.read_task_log(EXAMPLE_DAG, run_id, CREATE_TASK)
     tries = airflow_api.task_tries(EXAMPLE_DAG, run_id, CREATE_TASK)
@@ -162,14 +164,14 @@ def test_onboarding_links_on_mapped_and_deferred_tasks(airflow_api, airflow_serv
     run_id = run["dag_run_id"]
     tis = airflow_api.task_instances(dag_id, run_id)
     assert run["state"] == "success", {(t["task_id"], t["map_index"]): t["state"] for t in tis}
-    tenant = airflow_server.env["AIRFLOW__AEP__UI_TENANT"]
     seen = set()
     for ti in tis:
         if ti["operator"] not in LINK_OF_OPERATOR or ti["state"] != "success":
             continue
         name, part = LINK_OF_OPERATOR[ti["operator"]]
         url = airflow_api.links(dag_id, run_id, ti["task_id"], map_index=ti["map_index"])[name]
-        assert url.startswith(f"https://experience.adobe.com/#/@{tenant}/sname:prod/platform/"), url
+        assert url.startswith(f"{fresh_emulator.url}/__emulator/ui/@{ORG_ID}/sname:prod/platform/"), url
         assert part in url
+        assert requests.get(url, timeout=10).status_code == 200, url  # the emulator has a page for it
         seen.add(ti["operator"])
     assert seen == set(LINK_OF_OPERATOR), seen

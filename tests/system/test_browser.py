@@ -256,3 +256,11 @@ def test_extra_link_on_the_task_page(page, airflow_server, airflow_api, fresh_em
     expect(link).to_have_attribute("href", expected)
     expect(link).to_have_attribute("target", "_blank")
     page.screenshot(path=str(artifacts / "08-task-extra-link.png"), full_page=True)
+
+    # aep_default points at the emulator: the link opens its read-only page of the account, not experience.adobe.com
+    assert expected.startswith(f"{fresh_emulator.url}/__emulator/ui/"), expected
+    page.goto(expected)
+    expect(page.locator("h1")).to_contain_text("Source account")
+    expect(page.locator("table.summary")).to_contain_text(connection_id)
+    expect(page.locator("#resource-json")).to_contain_text("<redacted>")
+    page.screenshot(path=str(artifacts / "09-emulator-account-page.png"), full_page=True)

@@ -66,7 +66,7 @@ def echoing_400(connection_name: str) -> dict:
 
 def issued_tokens(control) -> set[str]:
     tokens = set()
-    for entry in control.journal(path=FS + "/.*"):
+    for entry in control.journal(path=FS + "/.*", include_secrets=True):  # the raw tokens, to look for them
         value = entry["headers"].get("authorization", "")
         if value.lower().startswith("bearer "):
             tokens.add(value[7:].strip())
