@@ -27,8 +27,10 @@ format: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's.
+SOURCE ?= hubspot
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py --source $(SOURCE)
 
 airflow: $(STAMP)
 	$(BIN)/python scripts/airflow_local.py

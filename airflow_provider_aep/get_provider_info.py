@@ -17,6 +17,8 @@ from airflow_provider_aep.client.config import (
     DEFAULT_SANDBOX,
     DEFAULT_SCOPES,
 )
+from airflow_provider_aep.forms import number_field, string_field
+from airflow_provider_aep.sources import source_kind, sources
 from airflow_provider_aep.version import __version__
 
 PACKAGE_NAME = "airflow-provider-aep"
@@ -27,33 +29,8 @@ ORG_ID_PATTERN = "^[A-Za-z0-9]+@AdobeOrg$"  # same rule as client.config.AEPSett
 HUBSPOT_CONN_TYPE = "hubspot"
 
 
-def _string(
-    label: str,
-    description: str,
-    *,
-    default: str | None = None,
-    secret: bool = False,
-    required: bool = False,
-    pattern: str | None = None,
-) -> dict:
-    """A text field. ``required`` makes it non-nullable: the 3.3 form then marks it with an asterisk and keeps
-    Save disabled until it is filled; ``secret`` renders a password input and masks it in API answers."""
-    schema: dict[str, Any] = {"type": "string", "minLength": 1} if required else {"type": ["string", "null"]}
-    if default is not None:
-        schema["default"] = default
-    if secret:
-        schema["format"] = "password"
-    if pattern:
-        schema["pattern"] = pattern
-    return {"label": label, "description": description, "schema": schema}
-
-
-def _number(label: str, description: str, *, default: float, minimum: float) -> dict:
-    return {
-        "label": label,
-        "description": description,
-        "schema": {"type": ["number", "null"], "default": default, "minimum": minimum},
-    }
+_string = string_field
+_number = number_field
 
 
 # Where each value comes from: Adobe Developer Console (https://developer.adobe.com/console) > your project >
@@ -122,38 +99,8 @@ AEP_CONNECTION_TYPE: dict[str, Any] = {
     },
 }
 
-# Where each value comes from: HubSpot developer account > Apps > your app > Auth tab (Client ID, Client secret);
-# the tokens come from the app's OAuth authorization: exchange the authorization code at
-# POST https://api.hubapi.com/oauth/v1/token. Airflow never calls HubSpot; it hands these to AEP.
-HUBSPOT_CONNECTION_TYPE: dict[str, Any] = {
-    "connection-type": HUBSPOT_CONN_TYPE,
-    "hook-class-name": "airflow_provider_aep.hooks.hubspot.HubSpotHook",
-    "hook-name": "HubSpot (for AEP sources)",
-    "ui-field-behaviour": {
-        "hidden-fields": ["host", "schema", "port"],
-        "relabeling": {"login": "Client ID", "password": "Client secret"},
-        "placeholders": {
-            "login": "HubSpot developer account > Apps > your app > Auth > Client ID",
-            "password": "HubSpot developer account > Apps > your app > Auth > Client secret",
-        },
-    },
-    "conn-fields": {
-        "access_token": _string(
-            "Access token",
-            "Required. 'access_token' returned by HubSpot's OAuth token endpoint "
-            "(POST https://api.hubapi.com/oauth/v1/token) when the app was authorized for your portal.",
-            secret=True,
-            required=True,
-        ),
-        "refresh_token": _string(
-            "Refresh token",
-            "Required. 'refresh_token' from the same OAuth token response; AEP uses it to renew the "
-            "access token, so the connection keeps working after the access token expires.",
-            secret=True,
-            required=True,
-        ),
-    },
-}
+# The sources' credential forms come from their declarations (``airflow_provider_aep.sources``).
+HUBSPOT_CONNECTION_TYPE: dict[str, Any] = source_kind("hubspot").connection_type()
 
 # Extra links (``links.py``): URL templates read on the worker from ``[aep]`` when a task try ends.
 LINK_CONFIG_SECTION = "aep"
@@ -256,7 +203,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": INTEGRATION,
-        "description": "Adobe Experience Platform Flow Service: sources, dataflows and runs (HubSpot first).",
+        "description": "Adobe Experience Platform: onboard table sources (HubSpot, Salesforce) end to end.",
         "versions": [__version__],
         "integrations": [
             {
@@ -271,6 +218,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_aep.hooks.flow_service",
                     "airflow_provider_aep.hooks.hubspot",
+                    "airflow_provider_aep.hooks.sources",
                 ],
             }
         ],
@@ -292,7 +240,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.runs"]}],
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.runs"]}],
-        "connection-types": [AEP_CONNECTION_TYPE, HUBSPOT_CONNECTION_TYPE],
+        "connection-types": [AEP_CONNECTION_TYPE, *(kind.connection_type() for kind in sources())],
         "extra-links": EXTRA_LINKS,
         "config": LINK_CONFIG,
     }

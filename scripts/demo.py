@@ -1,4 +1,4 @@
-"""`make demo`: run the HubSpot onboarding DAG end to end against the local AEP emulator.
+"""`make demo [SOURCE=salesforce]`: run an onboarding DAG end to end against the local AEP emulator.
 
 Starts the emulator on a free loopback port, runs ``airflow dags test`` on a throwaway SQLite
 AIRFLOW_HOME with ``AIRFLOW_CONN_*`` pointing at it, prints what was created, and exits non-zero if the
@@ -7,6 +7,7 @@ DAG run did not succeed.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -20,7 +21,7 @@ from typing import Any
 from airflow_provider_aep.emulator import EmulatorConfig, run_emulator
 
 REPO = Path(__file__).resolve().parents[1]
-DAG_ID = "aep_hubspot_onboarding"
+DAG_IDS = {"hubspot": "aep_hubspot_onboarding", "salesforce": "aep_salesforce_onboarding"}
 ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
 
 
@@ -50,6 +51,15 @@ def airflow_env(home: Path, url: str) -> dict[str, str]:
                     "extra": {"access_token": "demo-access-token", "refresh_token": "demo-refresh-token"},
                 }
             ),
+            "AIRFLOW_CONN_SALESFORCE_DEFAULT": json.dumps(
+                {
+                    "conn_type": "aep_salesforce",
+                    "host": "https://demo.my.salesforce.com",
+                    "login": "demo-connected-app-key",
+                    "password": "demo-connected-app-secret",
+                    "extra": {"api_version": "60.0"},
+                }
+            ),
         }
     )
     return env
@@ -60,16 +70,16 @@ def run(cmd: list[str], env: dict[str, str], log: Path) -> int:
         return subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
 
 
-def dag_runs(home: Path) -> list[tuple[str, dict[str, Any] | None]]:
+def dag_runs(home: Path, dag_id: str) -> list[tuple[str, dict[str, Any] | None]]:
     """Every run's state and its ``summary`` XCom, oldest first, read from the throwaway SQLite metadata DB."""
     with closing(sqlite3.connect(home / "airflow.db")) as db:
-        rows = db.execute("SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", (DAG_ID,)).fetchall()
+        rows = db.execute("SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id", (dag_id,)).fetchall()
         runs = []
         for run_id, state in rows:
             value = db.execute(
                 "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = 'summary' "
                 "AND key = 'return_value'",
-                (DAG_ID, run_id),
+                (dag_id, run_id),
             ).fetchone()
             runs.append((state, json.loads(value[0]) if value else None))
     return runs
@@ -111,7 +121,10 @@ def landed_by_run(control: Any, summary: dict[str, Any]) -> dict[str, int]:
     return counts
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run an onboarding DAG end to end against the AEP emulator.")
+    parser.add_argument("--source", choices=sorted(DAG_IDS), default=os.environ.get("SOURCE") or "hubspot")
+    dag_id = DAG_IDS[parser.parse_args(argv).source]
     home = Path(tempfile.mkdtemp(prefix="aep-demo-"))
     log = home / "demo.log"
     failed = False
@@ -123,10 +136,10 @@ def main() -> int:
             return 1
         counts: list[dict[str, int]] = []
         for attempt in ("first", "second"):
-            print(f"\nRunning `airflow dags test {DAG_ID}` ({attempt} run; log: {log}) ...")
-            code = run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID], env, log)
-            state, summary = dag_runs(home)[-1]
-            print(f"DAG run {DAG_ID}: {state}")
+            print(f"\nRunning `airflow dags test {dag_id}` ({attempt} run; log: {log}) ...")
+            code = run([sys.executable, "-m", "airflow", "dags", "test", dag_id], env, log)
+            state, summary = dag_runs(home, dag_id)[-1]
+            print(f"DAG run {dag_id}: {state}")
             if summary:
                 print("\n".join(summarize(summary, landed_by_run(emu.control, summary))))
             counts.append(emu.control.stats()["resources"])

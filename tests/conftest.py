@@ -72,6 +72,21 @@ def hubspot_conn_json() -> str:
     )
 
 
+SALESFORCE_SECRETS = {"password": "sf-consumer-SECRET-5d21"}
+
+
+def salesforce_conn_json() -> str:
+    return json.dumps(
+        {
+            "conn_type": "aep_salesforce",
+            "host": "https://acme.my.salesforce.com",
+            "login": "sf-consumer-key-42",
+            "password": SALESFORCE_SECRETS["password"],
+            "extra": {"api_version": "60.0"},
+        }
+    )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_token_cache() -> Iterator[None]:
     """Tokens and tenant ids are cached per process; each test starts without either."""
@@ -87,11 +102,13 @@ def _fresh_token_cache() -> Iterator[None]:
 
 @pytest.fixture
 def connections(monkeypatch: pytest.MonkeyPatch):
-    """Returns ``use(host)``: points ``aep_default`` and ``hubspot_default`` at ``host`` (e.g. the emulator)."""
+    """Returns ``use(host)``: points ``aep_default`` at ``host`` (e.g. the emulator) and defines
+    ``hubspot_default`` and ``salesforce_default``."""
 
     def use(host: str, **extra: object) -> None:
         monkeypatch.setenv("AIRFLOW_CONN_AEP_DEFAULT", aep_conn_json(host, **extra))
         monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_DEFAULT", hubspot_conn_json())
+        monkeypatch.setenv("AIRFLOW_CONN_SALESFORCE_DEFAULT", salesforce_conn_json())
 
     return use
 

@@ -252,9 +252,9 @@ def test_aep_hook_reads_exactly_the_declared_conn_fields(monkeypatch: pytest.Mon
 
 
 def test_hubspot_hook_reads_exactly_the_declared_conn_fields(monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_provider_aep.hooks import hubspot
+    from airflow_provider_aep.hooks import hubspot, sources
 
-    seen = _record_extra_reads(monkeypatch, hubspot)
+    seen = _record_extra_reads(monkeypatch, sources)
     monkeypatch.setenv(
         "AIRFLOW_CONN_HS_X",
         json.dumps(
@@ -269,6 +269,35 @@ def test_hubspot_hook_reads_exactly_the_declared_conn_fields(monkeypatch: pytest
     creds = hubspot.HubSpotHook(hubspot_conn_id="hs_x").get_credentials()
     assert creds.access_token == "access-token-1"
     assert set().union(*(extras.read for extras in seen)) == set(HUBSPOT_CONNECTION_TYPE["conn-fields"])
+
+
+def test_every_declared_source_hook_reads_exactly_its_declared_conn_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_aep.hooks import sources as source_hooks
+    from airflow_provider_aep.sources import sources
+
+    seen = _record_extra_reads(monkeypatch, source_hooks)
+    for kind in sources():
+        form = kind.connection_type()
+        extras = {
+            name: ("true" if spec["schema"]["type"] == ["boolean", "null"] else f"{name}-value-123")
+            for name, spec in form["conn-fields"].items()
+        }
+        monkeypatch.setenv(
+            f"AIRFLOW_CONN_{kind.name.upper()}_X",
+            json.dumps(
+                {
+                    "conn_type": kind.conn_type,
+                    "host": "https://x.example.com",
+                    "login": "cid",
+                    "password": "secret-123",
+                    "extra": extras,
+                }
+            ),
+        )
+        seen.clear()
+        params = source_hooks.hook_for(kind)(f"{kind.name}_x").get_auth_params()
+        assert set(params) == {p.param for p in kind.auth_params}, kind.name
+        assert set().union(*(e.read for e in seen)) == set(form["conn-fields"]), kind.name
 
 
 # --- what GET /ui/connections/hook_meta returns -------------------------------------------------------

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         run_emulator,
         run_emulator_subprocess,
     )
+    from .sources import EmulatedSource, register_source, unregister_source
 
 _EXPORTS = {
     "EmulatorConfig": "config",
@@ -38,9 +39,13 @@ _EXPORTS = {
     "run_emulator_subprocess": "server",
     "EmulatorApp": "app",
     "create_app": "app",
+    "EmulatedSource": "sources",
+    "register_source": "sources",
+    "unregister_source": "sources",
 }
 
 __all__ = [
+    "EmulatedSource",
     "EmulatorApp",
     "EmulatorConfig",
     "EmulatorControl",
@@ -49,8 +54,10 @@ __all__ = [
     "SubprocessEmulator",
     "ThreadedEmulator",
     "create_app",
+    "register_source",
     "run_emulator",
     "run_emulator_subprocess",
+    "unregister_source",
 ]
 
 

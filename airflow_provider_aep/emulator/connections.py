@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import catalog, hubspot, schema_registry, specs
+from . import catalog, schema_registry, sources, specs
 from . import resources as res
 from .errors import flow_error
 from .messages import Request, Response
@@ -162,7 +162,8 @@ _EXPLORE_PARAMS = ("objectType", "object", "preview", "fileType", "FileType", "C
 
 
 def explore_connection(req: Request, ctx: Ctx, resource_id: str) -> Response:
-    """HubSpot explore: ``root`` answers a bare array; ``table`` a schema, plus ``data`` with preview."""
+    """Explore of a registered table source (:mod:`.sources`): ``root`` answers a bare array of tables;
+    ``table`` a flat schema in the source's column style, plus ``data`` with ``preview=true``."""
     ensure_no_query(req.query, _EXPLORE_PARAMS)
     connection = res.lookup(ctx, "connections", resource_id)
     spec = specs.CONNECTION_SPECS.get(connection["connectionSpec"]["id"], {})
@@ -171,37 +172,32 @@ def explore_connection(req: Request, ctx: Ctx, resource_id: str) -> Response:
         raise flow_error("1100-400", "Missing required query parameter 'objectType'.")
     if object_type not in ("root", "table", "file", "folder", "rest"):
         raise flow_error("1452-400", f"Invalid value {req.param('objectType')} for field objectType.")
-    if spec.get("_explore") != "hubspot":
+    source = sources.for_spec(connection["connectionSpec"]["id"])
+    if source is None:
         raise flow_error(
             "1100-400", f"Explore is not available for connection spec '{spec.get('name')}' in the emulator."
         )
     if object_type not in ("root", "table"):
-        raise flow_error("1100-400", f"objectType '{object_type}' is not supported by connection spec 'hubspot'.")
+        raise flow_error("1100-400", f"objectType '{object_type}' is not supported by connection spec '{source.name}'.")
     if req.param("filters") is not None:
-        raise flow_error("1100-400", "Row filtering is not supported for connection spec 'hubspot'.")
+        raise flow_error("1100-400", f"Row filtering is not supported for connection spec '{source.name}'.")
     if object_type == "root":
-        return Response(
-            200,
-            [
-                {"type": "table", "name": path, "path": path, "canPreview": True, "canFetchSchema": True}
-                for path in hubspot.table_paths()
-            ],
-        )
+        return Response(200, source.explore_root())
     path = req.param("object")
     if not path:
         raise flow_error("1100-400", "Missing required query parameter 'object' for objectType 'table'.")
-    table = hubspot.table_name(path)
+    table = source.table_of(path)
     if table is None:
         raise flow_error(
             "1101-404",
             f"The requested resource is not found. Error from flow provider: Table '{path}' does not exist.",
         )
-    doc = hubspot.table_schema(table)
+    doc = source.table_schema(table)
     preview = (req.param("preview") or "false").lower()
     if preview not in ("true", "false"):
         raise flow_error("1452-400", f"Invalid value {req.param('preview')} for field preview.")
     if preview == "true":
-        doc["data"] = hubspot.preview_rows(table)
+        doc["data"] = source.sample_rows(table)
     return Response(200, doc)
 
 
@@ -232,12 +228,9 @@ def _check_source(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any]:
                 f"{base['connectionSpec']['id']} of base connection {base_id}.",
             )
     validate(doc.get("params", {}), spec["sourceSpec"]["spec"], prefix="params")
-    if spec.get("_explore") == "hubspot" and hubspot.table_name(doc["params"]["path"]) is None:
-        raise flow_error(
-            "1100-400",
-            f"Invalid value for field 'params.path': table '{doc['params']['path']}' does not exist "
-            "(explore the base connection with objectType=root for the table list).",
-        )
+    source = sources.for_spec(spec["id"])
+    if source is not None:
+        source.check_params(doc.get("params", {}))
     return spec
 
 

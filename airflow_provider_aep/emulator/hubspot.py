@@ -1,5 +1,8 @@
 """HubSpot tables as the Flow Service explore endpoint shows them, with deterministic preview rows.
 
+The data of the HubSpot declaration in :mod:`.sources` (``sources.HUBSPOT``), which serves explore, source
+connection checks and ingestion.
+
 Adobe documents only a few tables (``Hubspot.All_Deals``, ``Hubspot.Blog_Authors``, ``Hubspot.Blog_Comments``,
 ``Hubspot.Contacts``) and columns such as ``Vid``, ``Properties_Firstname_Value``, ``Added_At``, ``Portal_Id``.
 The rest follows the table set of the HubSpot driver the connector is built on. Every table has an
@@ -184,32 +187,16 @@ def table_name(path: str) -> str | None:
     return name if name in TABLES else None
 
 
-def _columns(name: str) -> list[tuple[str, str]]:
+def columns(name: str) -> list[tuple[str, str]]:
+    """A table's ``(column, kind)`` pairs, the common tail (``Portal_Id``, ``Created_At``, ``Updated_At``) last."""
     return [*TABLES[name], *_COMMON_TAIL]
 
 
-def _column_doc(col: str, kind: str) -> dict[str, Any]:
-    if kind == "ts":
-        return {
-            "name": col,
-            "type": "string",
-            "meta:xdmType": "date-time",
-            "xdm": {"type": "string", "format": "date-time"},
-        }
-    if kind in ("id", "int"):
-        return {"name": col, "type": "integer", "xdm": {"type": "integer"}}
-    if kind == "long":
-        return {"name": col, "type": "long", "xdm": {"type": "integer"}}
-    if kind == "double":
-        return {"name": col, "type": "double", "xdm": {"type": "number"}}
-    if kind == "bool":
-        return {"name": col, "type": "boolean", "xdm": {"type": "boolean"}}
-    return {"name": col, "type": "string", "xdm": {"type": "string"}}
-
-
 def table_schema(name: str) -> dict[str, Any]:
-    """``{"format": "flat", "schema": {"columns": [...]}}`` for one table."""
-    return {"format": "flat", "schema": {"columns": [_column_doc(c, k) for c, k in _columns(name)]}}
+    """``{"format": "flat", "schema": {"columns": [...]}}`` for one table (the ``xdm`` column style)."""
+    from .sources import HUBSPOT  # sources imports this module
+
+    return HUBSPOT.table_schema(name)
 
 
 def _string_value(col: str, rng: random.Random, first: str, last: str) -> str:
@@ -263,7 +250,7 @@ def preview_rows(name: str, count: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     rows = []
     for index in range(count):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        row = {col: _value(col, kind, rng, index, first, last) for col, kind in _columns(name)}
+        row = {col: _value(col, kind, rng, index, first, last) for col, kind in columns(name)}
         if row["Updated_At"] < row["Created_At"]:  # ISO strings of one format sort chronologically
             row["Created_At"], row["Updated_At"] = row["Updated_At"], row["Created_At"]
         rows.append(row)

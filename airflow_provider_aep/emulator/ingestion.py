@@ -1,8 +1,10 @@
-"""Emulated ingestion: what a finished run of a HubSpot -> Data Lake flow writes into its dataset.
+"""Emulated ingestion: what a finished run of a table source -> Data Lake flow writes into its dataset.
 
-When a run reaches its terminal phase and its target connection points at a Catalog dataset, the source
-table's deterministic sample rows (``hubspot.preview_rows``, ``rows_per_run`` of them) go through the flow's
-mapping set, Data Prep's type coercion and a validation against the resolved XDM schema:
+When a run reaches its terminal phase, its source connection reads a table of a registered source
+(:mod:`.sources`: HubSpot's ``params.path``, Salesforce's ``params.tableName``) and its target connection points
+at a Catalog dataset, the table's deterministic sample rows (``rows_per_run`` of them, reduced to the source
+connection's ``params.columns`` when it lists them) go through the flow's mapping set, Data Prep's type
+coercion and a validation against the resolved XDM schema:
 
 * ``ATTRIBUTE`` copies a column, ``STATIC`` writes the constant in ``source``, ``EXPRESSION`` evaluates the
   Data Prep subset in :mod:`.expressions`. A flow without a Mapping transformation copies columns whose
@@ -32,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, data_prep, expressions, hubspot
+from . import catalog, data_prep, expressions, sources
 from .state import EmulatorState, Store
 
 MAPPER_ERROR = "MAPPER-3700-400"
@@ -333,6 +335,14 @@ class Plan:
     schema: dict[str, Any]
     mappings: list[dict[str, Any]]
     threshold: float | None
+    source: sources.EmulatedSource | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, count: int) -> list[dict[str, Any]]:
+        """The rows a run reads (the source connection's table and columns)."""
+        if self.source is None:
+            return []
+        return self.source.rows_for(self.params, count)
 
 
 @dataclass
@@ -369,7 +379,7 @@ def _mapping_of(store: Store, run: dict[str, Any]) -> list[dict[str, Any]] | Non
 
 
 def plan(store: Store, run: dict[str, Any]) -> Plan | None:
-    """The ingestion plan of a run, or ``None`` (flow deleted, no dataset target, not a HubSpot table)."""
+    """The ingestion plan of a run, or ``None`` (flow deleted, no dataset target, not a registered source's table)."""
     flow = store["flows"].get(run["flowId"])
     if flow is None:
         return None
@@ -382,25 +392,28 @@ def plan(store: Store, run: dict[str, Any]) -> Plan | None:
             break
     if dataset is None:
         return None
-    table = None
+    table: str | None = None
+    source: sources.EmulatedSource | None = None
+    params: dict[str, Any] = {}
     for source_id in run.get("_sources", []):
-        connection = store["sourceConnections"].get(source_id)
-        path = ((connection or {}).get("params") or {}).get("path")
-        table = hubspot.table_name(path) if isinstance(path, str) else None
+        connection = store["sourceConnections"].get(source_id) or {}
+        source = sources.for_spec((connection.get("connectionSpec") or {}).get("id"))
+        params = connection.get("params") or {}
+        table = source.table_in(params) if source is not None else None
         if table is not None:
             break
     schema = catalog.resolve_schema(store, dataset["schemaRef"]["id"])
-    if table is None or schema is None:
+    if source is None or table is None or schema is None:
         return None
     mappings = _mapping_of(store, run)
     if mappings is None:  # no Mapping transformation: columns named like top-level schema fields are copied
         properties = schema.get("properties") or {}
-        columns = [column["name"] for column in hubspot.table_schema(table)["schema"]["columns"]]
+        columns = source.selected_columns(params, table)
         mappings = [{"sourceType": "ATTRIBUTE", "source": c, "destination": c} for c in columns if c in properties]
     options = flow.get("options") or {}
     threshold = options.get("partialIngestionPercent")
     limit = float(threshold) if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) else None
-    return Plan(dataset["id"], table, schema, mappings, limit)
+    return Plan(dataset["id"], table, schema, mappings, limit, source, copy.deepcopy(params))
 
 
 def _ranges(rows: list[int]) -> list[str]:
@@ -429,7 +442,7 @@ def ingest(
     forced_failures: int,
 ) -> Outcome:
     """Map, coerce and validate the run's rows, land the good ones and record the Catalog batch."""
-    rows = hubspot.preview_rows(the_plan.table, count=run.get("_rows", state.config.rows_per_run))
+    rows = the_plan.rows(run.get("_rows", state.config.rows_per_run))
     identities = primary_identity_paths(store, the_plan.schema)
     now = utc_from_ms(run["_end"])
     landed: list[tuple[int, dict[str, Any]]] = []

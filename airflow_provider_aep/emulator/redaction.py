@@ -8,7 +8,8 @@ The journal stores requests as they arrived. ``GET /__emulator/journal`` answers
   ``N`` numbers the tokens the emulator issued since the last reset, so tests can still tell tokens apart),
   ``Cookie`` and ``x-emulator-token``;
 * secret ``auth.params`` of connection bodies (``format: password`` in the auth spec, or a secret-looking
-  name: the HubSpot ``clientSecret``, ``accessToken`` and ``refreshToken``), also in JSON Patch operations on
+  name: the HubSpot ``clientSecret``, ``accessToken`` and ``refreshToken``, the Salesforce ``password``,
+  ``securityToken`` and ``clientSecret``), also in JSON Patch operations on
   ``/auth...``;
 * ``"name": "value"`` / ``name=value`` pairs with secret-looking names in bodies that are not valid JSON.
 """
@@ -34,19 +35,17 @@ _TEXT_SECRETS = (
 
 
 def _all_secret_names() -> set[str]:
+    """Secret names of every connection spec (computed per call: sources registered later count too)."""
     names: set[str] = set()
-    for spec in specs.CONNECTION_SPECS.values():
+    for spec in list(specs.CONNECTION_SPECS.values()):
         names |= specs.secret_param_names(spec, None)
     return names
-
-
-_ANY_SPEC_SECRETS = _all_secret_names()
 
 
 def _secret_names(spec_id: Any, spec_name: Any) -> set[str]:
     spec = specs.CONNECTION_SPECS.get(spec_id) if isinstance(spec_id, str) else None
     if spec is None:
-        return _ANY_SPEC_SECRETS
+        return _all_secret_names()
     return specs.secret_param_names(spec, spec_name if isinstance(spec_name, str) else None)
 
 
@@ -60,7 +59,7 @@ def _blank(value: Any) -> bool:
 
 def mask_params(params: Mapping[str, Any], names: set[str] | None = None) -> dict[str, Any]:
     """``auth.params`` with every non-empty secret value replaced by :data:`MASK`."""
-    names = _ANY_SPEC_SECRETS if names is None else names
+    names = _all_secret_names() if names is None else names
     return {k: (MASK if _is_secret(str(k), names) and not _blank(v) else v) for k, v in params.items()}
 
 
@@ -85,7 +84,7 @@ def _mask_patch_op(op: Mapping[str, Any]) -> dict[str, Any]:
         out["value"] = _mask_auth(value, None)
     elif segments[1:] == ["params"] and isinstance(value, Mapping):
         out["value"] = mask_params(value)
-    elif len(segments) >= 3 and segments[1] == "params" and _is_secret(segments[2], _ANY_SPEC_SECRETS):
+    elif len(segments) >= 3 and segments[1] == "params" and _is_secret(segments[2], _all_secret_names()):
         out["value"] = value if _blank(value) else MASK
     return out
 

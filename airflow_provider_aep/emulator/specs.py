@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 HUBSPOT_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
+# help/sources/tutorials/api/create/crm/salesforce.md; help/sources/tutorials/api/collect/crm.md (appendix)
+SALESFORCE_SPEC_ID = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"
 DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 S3_SPEC_ID = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
 CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
@@ -19,7 +21,6 @@ CLOUD_STORAGE_TO_AEP_FLOW_SPEC_ID = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 
 # Other CRM/database sources accepted by CRMToAEP (not emulated, listed so the flow spec looks real).
 _OTHER_CRM_SPEC_IDS = [
-    "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5",  # Salesforce
     "38ad80fe-8b06-4938-94f4-d4ee80266b07",  # Microsoft Dynamics
     "3c9b37f8-13a6-43d8-bad3-b863b941fedd",  # Google BigQuery
 ]
@@ -34,6 +35,42 @@ _PERMISSIONS = {
 def _secret(description: str) -> dict[str, Any]:
     return {"type": "string", "format": "password", "description": description}
 
+
+#: ``params`` of a table source that names its table by explore ``path`` (HubSpot).
+PATH_PARAMS_SPEC: dict[str, Any] = {
+    "$schema": _DRAFT7,
+    "type": "object",
+    "description": "Source connection params.",
+    "properties": {"path": {"type": "string", "description": "The table to ingest, as returned by explore."}},
+    "required": ["path"],
+}
+
+#: ``params`` of a CRM table source: ``tableName`` (the explore ``path``) plus the ``columns`` to read, each as
+#: explore describes it (help/sources/tutorials/api/collect/crm.md, "Create a source connection").
+TABLE_NAME_PARAMS_SPEC: dict[str, Any] = {
+    "$schema": _DRAFT7,
+    "type": "object",
+    "description": "Source connection params.",
+    "properties": {
+        "tableName": {"type": "string", "minLength": 1, "description": "The table to ingest (its explore path)."},
+        "columns": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The columns to ingest, as explore describes them.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "type": {"type": "string"},
+                    "meta": {"type": "object", "properties": {"originalType": {"type": "string"}}},
+                    "xdm": {"type": "object"},
+                },
+                "required": ["name", "type"],
+            },
+        },
+    },
+    "required": ["tableName", "columns"],
+}
 
 HUBSPOT_SPEC: dict[str, Any] = {
     "id": HUBSPOT_SPEC_ID,
@@ -68,13 +105,7 @@ HUBSPOT_SPEC: dict[str, Any] = {
     "sourceSpec": {
         "name": "hubspot",
         "type": "MarketingAutomation",
-        "spec": {
-            "$schema": _DRAFT7,
-            "type": "object",
-            "description": "Source connection params.",
-            "properties": {"path": {"type": "string", "description": "The table to ingest, as returned by explore."}},
-            "required": ["path"],
-        },
+        "spec": PATH_PARAMS_SPEC,
         "attributes": {
             "uiAttributes": {
                 "isSource": True,
@@ -101,7 +132,99 @@ HUBSPOT_SPEC: dict[str, Any] = {
     },
     "permissionsInfo": _PERMISSIONS,
     "_dataFormats": ["tabular"],
-    "_explore": "hubspot",
+    "_requiresBaseConnection": True,
+}
+
+# Salesforce (help/sources/tutorials/api/create/crm/salesforce.md, "Gather required credentials"): two auth
+# specs on Azure; "OAuth2 JWT Token Credential" (Experience Platform on AWS) is not emulated. apiVersion is a
+# decimal string ("60.0"), optional for basic authentication, mandatory for OAuth2 Client Credential.
+_SALESFORCE_URL = {
+    "type": "string",
+    "pattern": "^https://[^/\\s]+/?$",
+    "description": "The URL of the Salesforce instance, https://[domain].my.salesforce.com.",
+}
+_SALESFORCE_API_VERSION = {
+    "type": "string",
+    "pattern": "^[0-9]+\\.[0-9]+$",
+    "description": "The REST API version of the Salesforce instance, as a decimal (52.0, 60.0).",
+}
+
+SALESFORCE_SPEC: dict[str, Any] = {
+    "id": SALESFORCE_SPEC_ID,
+    "name": "salesforce",
+    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "version": "1.0",
+    "authSpec": [
+        {
+            "name": "Basic Authentication",
+            "type": "Basic Authentication",
+            "spec": {
+                "$schema": _DRAFT7,
+                "type": "object",
+                "description": "Define auth params required for connecting to Salesforce using basic authentication.",
+                "properties": {
+                    "environmentUrl": _SALESFORCE_URL,
+                    "username": {"type": "string", "description": "The username for the Salesforce user account."},
+                    "password": _secret("The password for the Salesforce user account."),
+                    "securityToken": _secret("The security token for the Salesforce user account."),
+                    "apiVersion": _SALESFORCE_API_VERSION,
+                },
+                "required": ["environmentUrl", "username", "password", "securityToken"],
+            },
+        },
+        {
+            "name": "OAuth2 Client Credential",
+            "type": "OAuth2",
+            "spec": {
+                "$schema": _DRAFT7,
+                "type": "object",
+                "description": "Define auth params required for connecting to Salesforce using OAuth2 client "
+                "credentials.",
+                "properties": {
+                    "environmentUrl": _SALESFORCE_URL,
+                    "clientId": {"type": "string", "description": "The client ID of your Salesforce connected app."},
+                    "clientSecret": _secret("The client secret of your Salesforce connected app."),
+                    "apiVersion": _SALESFORCE_API_VERSION,
+                    "includeDeletedObjects": {
+                        "type": "boolean",
+                        "default": False,
+                        "description": "Whether to include soft-deleted records.",
+                    },
+                },
+                "required": ["environmentUrl", "clientId", "clientSecret", "apiVersion"],
+            },
+        },
+    ],
+    "sourceSpec": {
+        "name": "salesforce",
+        "type": "CRM",
+        "spec": TABLE_NAME_PARAMS_SPEC,
+        "attributes": {
+            "uiAttributes": {
+                "isSource": True,
+                "isBeta": False,
+                "category": "crm",
+                "icon": "salesforce",
+                "label": "Salesforce",
+                "description": "Ingest accounts, contacts, leads, opportunities and other Salesforce objects.",
+                "documentationLink": "https://www.adobe.com/go/salesforce-source-connector-en",
+            }
+        },
+    },
+    "exploreSpec": {
+        "name": "Tabular",
+        "type": "Tabular",
+        "requestSpec": {"$schema": _DRAFT7, "type": "object"},
+        "responseSpec": {"$schema": _DRAFT7, "type": "object"},
+    },
+    "attributes": {
+        "category": "CRM",
+        "connectorName": "Salesforce",
+        "isSource": True,
+        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
+    },
+    "permissionsInfo": _PERMISSIONS,
+    "_dataFormats": ["tabular"],
     "_requiresBaseConnection": True,
 }
 
@@ -186,7 +309,11 @@ DATA_LAKE_SPEC: dict[str, Any] = {
     "_isTarget": True,
 }
 
-CONNECTION_SPECS: dict[str, dict[str, Any]] = {spec["id"]: spec for spec in (HUBSPOT_SPEC, S3_SPEC, DATA_LAKE_SPEC)}
+#: Every connection spec ``/connectionSpecs`` lists. Table sources are declared in :mod:`.sources`
+#: (``register_source`` adds a test source's spec here and to its flow specs' ``sourceConnectionSpecIds``).
+CONNECTION_SPECS: dict[str, dict[str, Any]] = {
+    spec["id"]: spec for spec in (HUBSPOT_SPEC, SALESFORCE_SPEC, S3_SPEC, DATA_LAKE_SPEC)
+}
 
 _SCHEDULE_SPEC = {
     "name": "PeriodicSchedule",
@@ -295,7 +422,7 @@ CRM_TO_AEP: dict[str, Any] = {
     "name": "CRMToAEP",
     "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
     "version": "1.0",
-    "sourceConnectionSpecIds": [HUBSPOT_SPEC_ID, *_OTHER_CRM_SPEC_IDS],
+    "sourceConnectionSpecIds": [HUBSPOT_SPEC_ID, SALESFORCE_SPEC_ID, *_OTHER_CRM_SPEC_IDS],
     "targetConnectionSpecIds": [DATA_LAKE_SPEC_ID],
     "optionSpec": _OPTION_SPEC,
     "transformationSpecs": [_COPY_SPEC, _MAPPING_SPEC],

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_aep.client.models import HUBSPOT_CONNECTION_SPEC_ID
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPBaseConnectionLink
 
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
+    from airflow_provider_aep.sources import SourceKind
 
 IF_EXISTS_CHOICES = ("reuse", "fail")
 
@@ -45,12 +45,17 @@ class AEPBaseOperator(BaseOperator):
 
 
 class CreateConnectionOperator(AEPBaseOperator):
-    """Create an AEP base connection for any connection spec, or reuse the one with the same name.
+    """Create an AEP base connection for a declared source or any connection spec, or reuse the one with
+    the same name.
 
+    With ``source="salesforce"`` (any name in ``airflow_provider_aep.sources``) the connection spec, auth
+    spec and ``auth.params`` come from that source's declaration, the credentials from its Airflow
+    connection ``source_conn_id`` (default: the declaration's, e.g. ``salesforce_default``). Without a
+    source, give ``connection_spec_id``, ``auth_spec_name`` and ``auth_params`` yourself.
     Returns the connection id (XCom ``return_value``) and pushes its etag under ``etag``. The lookup by
     name + connection spec before the POST makes task retries safe: a retry after a lost response finds
     the connection instead of creating a second one. ``auth_params`` is not templated, so credentials
-    never show in rendered fields; subclasses read them from an Airflow connection instead.
+    never show in rendered fields.
     """
 
     template_fields: Sequence[str] = ("name", "description", "connection_spec_id", "auth_spec_name")
@@ -61,8 +66,10 @@ class CreateConnectionOperator(AEPBaseOperator):
         self,
         *,
         name: str,
-        connection_spec_id: str,
-        auth_spec_name: str,
+        source: str | None = None,
+        source_conn_id: str | None = None,
+        connection_spec_id: str | None = None,
+        auth_spec_name: str | None = None,
         auth_params: Mapping[str, Any] | None = None,
         description: str | None = None,
         connection_spec_version: str = "1.0",
@@ -74,6 +81,12 @@ class CreateConnectionOperator(AEPBaseOperator):
         self.aep_conn_id = aep_conn_id
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
+        self.source = source
+        self.source_conn_id = source_conn_id
+        if source is not None:
+            kind = source_kind_of(self, source)
+            connection_spec_id = connection_spec_id or kind.connection_spec_id
+            auth_spec_name = auth_spec_name or kind.auth_spec_name
         self.name = name
         self.description = description
         self.connection_spec_id = connection_spec_id
@@ -83,8 +96,13 @@ class CreateConnectionOperator(AEPBaseOperator):
         self.if_exists = if_exists
 
     def get_auth_params(self) -> dict[str, Any]:
-        """The ``auth.params`` to send; overridden to read them from an Airflow connection."""
-        return dict(self.auth_params)
+        """The ``auth.params`` to send: from the source's Airflow connection, or as given."""
+        if self.source is None:
+            return dict(self.auth_params)
+        from airflow_provider_aep.hooks.sources import hook_for
+
+        kind = source_kind_of(self, self.source)
+        return hook_for(kind)(self.source_conn_id or kind.default_conn_id).get_auth_params()
 
     def build_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -124,8 +142,9 @@ class CreateConnectionOperator(AEPBaseOperator):
 class CreateHubSpotConnectionOperator(CreateConnectionOperator):
     """Create (or reuse) the HubSpot base connection in AEP, as in Adobe's HubSpot tutorial.
 
-    Credentials come from the ``hubspot`` Airflow connection ``hubspot_conn_id``; the AEP org, sandbox
-    and OAuth client from ``aep_conn_id``. Returns the connection id for the explore/ingestion tasks.
+    ``CreateConnectionOperator(source="hubspot")`` under its 0.1 name: credentials come from the
+    ``hubspot`` Airflow connection ``hubspot_conn_id``; the AEP org, sandbox and OAuth client from
+    ``aep_conn_id``. Returns the connection id for the explore/ingestion tasks.
     """
 
     def __init__(
@@ -140,19 +159,24 @@ class CreateHubSpotConnectionOperator(CreateConnectionOperator):
     ) -> None:
         super().__init__(
             name=name,
+            source="hubspot",
+            source_conn_id=hubspot_conn_id,
             description=description,
-            connection_spec_id=HUBSPOT_CONNECTION_SPEC_ID,
-            auth_spec_name="Basic Authentication",
             aep_conn_id=aep_conn_id,
             if_exists=if_exists,
             **kwargs,
         )
         self.hubspot_conn_id = hubspot_conn_id
 
-    def get_auth_params(self) -> dict[str, Any]:
-        from airflow_provider_aep.hooks.hubspot import HubSpotHook
 
-        return HubSpotHook(hubspot_conn_id=self.hubspot_conn_id).get_credentials().as_auth_params()
+def source_kind_of(task: BaseOperator, name: str) -> SourceKind:
+    """The declared source ``name``; an unknown one fails naming ``source`` and listing the declared ones."""
+    from airflow_provider_aep.sources import source_kind
+
+    try:
+        return source_kind(require_text(task, "source", name))
+    except KeyError as err:
+        raise AEPInvalidArgumentError(task.task_id, "source", str(err.args[0])) from None
 
 
 def is_template(value: Any) -> bool:
@@ -261,13 +285,14 @@ class DeleteConnectionOperator(AEPDeleteOperator):
         self.base_connection_id = base_connection_id
 
 
-class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
-    """Rotate the HubSpot credentials stored in an AEP base connection (``PATCH /connections/{id}``).
+class UpdateSourceCredentialsOperator(AEPBaseOperator):
+    """Rotate the source credentials stored in an AEP base connection (``PATCH /connections/{id}``).
 
-    Reads the four values from the ``hubspot`` Airflow connection and replaces ``auth.params`` with
-    If-Match; a concurrent change (412) makes it re-read the etag once. Use it when HubSpot tokens were
-    re-issued (e.g. the app was re-installed) and explore or runs fail with authentication errors.
-    Returns the connection id and pushes the new etag under ``etag``; the credentials never reach XCom.
+    Reads them from the source's Airflow connection (``source`` names the declaration; ``source_conn_id``
+    defaults to the declaration's) and replaces ``auth.params`` with If-Match; a concurrent change (412)
+    makes it re-read the etag once. Use it when tokens or secrets were re-issued and explore or runs fail
+    with authentication errors. Returns the connection id and pushes the new etag under ``etag``; the
+    credentials never reach XCom.
     """
 
     template_fields: Sequence[str] = ("base_connection_id",)
@@ -278,22 +303,26 @@ class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
         self,
         *,
         base_connection_id: str,
-        hubspot_conn_id: str = "hubspot_default",
+        source: str,
+        source_conn_id: str | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
         self.base_connection_id = base_connection_id
-        self.hubspot_conn_id = hubspot_conn_id
+        self.source = source
+        self.source_conn_id = source_conn_id
+        source_kind_of(self, source)
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_aep.hooks.hubspot import HubSpotHook
+        from airflow_provider_aep.hooks.sources import hook_for
 
         connection_id = require_text(self, "base_connection_id", self.base_connection_id)
-        params = HubSpotHook(hubspot_conn_id=self.hubspot_conn_id).get_credentials().as_auth_params()
+        kind = source_kind_of(self, self.source)
+        params = hook_for(kind)(self.source_conn_id or kind.default_conn_id).get_auth_params()
         result = self.hook.client.update_connection_auth(connection_id, params)
-        self.log.info("Updated the HubSpot credentials of base connection %s", connection_id)
+        self.log.info("Updated the %s credentials of base connection %s", kind.title, connection_id)
         context["ti"].xcom_push(key="etag", value=result.etag)
         settings = self.hook.settings
         AEPBaseConnectionLink.persist(
@@ -304,3 +333,14 @@ class UpdateHubSpotCredentialsOperator(AEPBaseOperator):
             id=connection_id,
         )
         return connection_id
+
+
+class UpdateHubSpotCredentialsOperator(UpdateSourceCredentialsOperator):
+    """``UpdateSourceCredentialsOperator(source="hubspot")``: rotate the HubSpot app's credentials in AEP
+    after its tokens were re-issued (e.g. the app was re-installed)."""
+
+    def __init__(self, *, base_connection_id: str, hubspot_conn_id: str = "hubspot_default", **kwargs: Any) -> None:
+        super().__init__(
+            base_connection_id=base_connection_id, source="hubspot", source_conn_id=hubspot_conn_id, **kwargs
+        )
+        self.hubspot_conn_id = hubspot_conn_id

@@ -180,7 +180,7 @@ class CreateDataflowOperator(AEPBaseOperator):
         self.if_exists = if_exists
         if not _has_template(schedule):
             validate_schedule(self, schedule)
-        if not _has_template(delta_column):
+        if not _has_template(delta_column) and not is_template(mapping_id):
             self._transformations()
 
     def _transformations(self, mapping_version: int | str | None = None) -> list[dict[str, Any]]:

@@ -161,9 +161,13 @@ class CreateSchemaOperator(AEPBaseOperator):
         self.aep_conn_id = aep_conn_id
         if not is_template(class_id):
             xdm_id(self, "class_id", class_id)
-        if identity is not None and not isinstance(identity, str):
+        if identity is not None and not is_template(identity):
             self._identity(identity)
-        if enable_profile and not (isinstance(identity, Mapping) and identity.get("primary")):
+        if (
+            enable_profile
+            and not is_template(identity)
+            and not (isinstance(identity, Mapping) and identity.get("primary"))
+        ):
             raise AEPInvalidArgumentError(
                 self.task_id, "enable_profile", "needs identity={'path': ..., 'namespace': ..., 'primary': True}"
             )
@@ -203,6 +207,8 @@ class CreateSchemaOperator(AEPBaseOperator):
         class_id = xdm_id(self, "class_id", self.class_id)
         group_ids = self._field_group_ids()
         identity = self._identity(self.identity) if self.identity is not None else None
+        if self.enable_profile and not (identity and identity["primary"]):
+            raise AEPInvalidArgumentError(self.task_id, "enable_profile", "needs a primary identity, and has none")
         body = {
             "type": "object",
             "title": title,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.models import dig
@@ -16,6 +16,7 @@ from airflow_provider_aep.operators.connections import (
     require_text,
     verify_reused,
 )
+from airflow_provider_aep.sources import source_for_spec
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,20 +34,24 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
     """Create (or reuse) the source connection for one table of a base connection.
 
     The connection spec is read from the base connection (``GET /connections/{id}``), so the body always
-    matches the source. ``table_path`` is sent as ``params.path`` (the HubSpot tutorial's field), e.g. an
-    item of ``ExploreConnectionOperator(return_paths=True)``; expand over it for one per table. An
-    existing source connection with the same ``name`` on the same base connection is reused.
-    Returns the source connection id and pushes its etag under ``etag``.
+    matches the source, and the source's declaration (``airflow_provider_aep.sources``) says how the table
+    is named in ``params``: ``path`` for HubSpot, ``tableName`` plus the table's ``columns`` for CRM
+    sources such as Salesforce. ``table_path`` is e.g. an item of
+    ``ExploreConnectionOperator(return_paths=True)``; ``table`` (an ``object_type="table"`` explore result)
+    supplies the columns, which the operator otherwise explores itself when the source needs them. An
+    existing source connection with the same ``name`` on the same base connection is reused if it reads
+    the same table. Returns the source connection id and pushes its etag under ``etag``.
     """
 
-    template_fields: Sequence[str] = ("base_connection_id", "table_path", "name", "description")
+    template_fields: Sequence[str] = ("base_connection_id", "table_path", "table", "name", "description")
     ui_color = "#fa0f00"
 
     def __init__(
         self,
         *,
         base_connection_id: str,
-        table_path: str,
+        table_path: str | None = None,
+        table: Mapping[str, Any] | None = None,
         name: str | None = None,
         description: str | None = None,
         data_format: str = "tabular",
@@ -60,10 +65,13 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
             raise AEPInvalidArgumentError(self.task_id, "data_format", f"must be one of {DATA_FORMATS}")
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
-        if not is_template(table_path):
+        if table_path is None and table is None:
+            raise AEPInvalidArgumentError(self.task_id, "table_path", "or table is required")
+        if table_path is not None and not is_template(table_path):
             require_text(self, "table_path", table_path)
         self.base_connection_id = base_connection_id
         self.table_path = table_path
+        self.table = table
         self.name = name
         self.description = description
         self.data_format = data_format
@@ -71,7 +79,11 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> str:
         base_id = require_text(self, "base_connection_id", self.base_connection_id)
-        table_path = require_text(self, "table_path", self.table_path)
+        table = self.table if isinstance(self.table, Mapping) else None
+        if self.table is not None and table is None:
+            raise AEPInvalidArgumentError(self.task_id, "table", f"must be an explore-table result, got {self.table!r}")
+        path = self.table_path if self.table_path is not None else (table or {}).get("path")
+        table_path = require_text(self, "table_path", path)
         client = self.hook.client
         base = client.get_connection(base_id)
         spec = dig(base, "connectionSpec")
@@ -81,11 +93,19 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
             name = require_text(self, "name", self.name)
         else:
             name = default_source_name(str(base.get("name") or base_id), table_path)
+        kind = source_for_spec(spec["id"])
+        if kind is None:
+            params: dict[str, Any] = {"path": table_path}  # an undeclared source: the HubSpot tutorial's field
+        else:
+            columns = None
+            if kind.send_columns:
+                columns = table["columns"] if table else client.table_schema(base_id, table_path)["schema"]["columns"]
+            params = kind.source_params(table_path, columns)
         body: dict[str, Any] = {
             "name": name,
             "baseConnectionId": base_id,
             "data": {"format": self.data_format},
-            "params": {"path": table_path},
+            "params": params,
             "connectionSpec": {"id": spec["id"], "version": spec.get("version") or "1.0"},
         }
         if self.description:
@@ -93,7 +113,8 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         result = client.create_source_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         if not result.created:
             existing = result.resource or client.get_resource("sourceConnections", result.id)
-            asked = {"params.path": table_path, "data.format": self.data_format, "connectionSpec.id": spec["id"]}
+            table_key = f"params.{kind.table_param if kind else 'path'}"
+            asked = {table_key: table_path, "data.format": self.data_format, "connectionSpec.id": spec["id"]}
             verify_reused(self, "source connection", existing, asked)
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s source connection %s for %s (%r)", verb, result.id, table_path, name)

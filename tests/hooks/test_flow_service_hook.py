@@ -87,7 +87,7 @@ def test_client_secret_and_tokens_are_masked(monkeypatch):
 
 def test_hubspot_credentials_are_read_and_masked(monkeypatch):
     masked: list[str] = []
-    monkeypatch.setattr("airflow_provider_aep.hooks.hubspot.mask_secret", masked.append)
+    monkeypatch.setattr("airflow_provider_aep.hooks.sources.mask_secret", masked.append)
     monkeypatch.setenv("AIRFLOW_CONN_HUBSPOT_DEFAULT", hubspot_conn_json())
     params = HubSpotHook().get_credentials().as_auth_params()
     assert params == {
