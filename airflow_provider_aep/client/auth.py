@@ -3,17 +3,18 @@
 Adobe throttles integrations that mint too many tokens, and an Airflow worker process runs many tasks, so
 tokens live in a process-wide cache keyed by (IMS URL, client id, scopes, secret digest) until
 ``expires_in`` (seconds) minus a margin. Concurrent callers for the same key wait for one fetch (one lock
-per key for threads, one per key and event loop for coroutines).
+per key for threads, one per key and running event loop for coroutines, dropped when no coroutine needs it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,11 @@ class TokenCache:
         self._tokens: dict[tuple[str, ...], AccessToken] = {}
         self._guard = threading.Lock()
         self._thread_locks: dict[tuple[str, ...], threading.Lock] = {}
-        self._loop_locks: dict[tuple[int, tuple[str, ...]], asyncio.Lock] = {}
+        # One lock per (running loop, key), kept only while a coroutine holds or awaits it. Keyed by the loop
+        # object, not id(loop): a new loop can reuse a finished loop's address, and would then get a lock
+        # bound to the dead loop ("bound to a different event loop"). Dropping an entry when its last user
+        # leaves also keeps finished loops (which their bound locks reference) from piling up.
+        self._loop_locks: dict[tuple[asyncio.AbstractEventLoop, tuple[str, ...]], _LoopLock] = {}
 
     def get(self, key: tuple[str, ...]) -> AccessToken | None:
         token = self._tokens.get(key)
@@ -103,10 +108,33 @@ class TokenCache:
         with self._guard:
             return self._thread_locks.setdefault(key, threading.Lock())
 
-    def loop_lock(self, key: tuple[str, ...]) -> asyncio.Lock:
-        loop_id = id(asyncio.get_running_loop())
+    @contextlib.asynccontextmanager
+    async def loop_lock(self, key: tuple[str, ...]) -> AsyncIterator[None]:
+        """Hold the running loop's lock for ``key`` (``async with cache.loop_lock(key): ...``)."""
+        slot = (asyncio.get_running_loop(), key)
         with self._guard:
-            return self._loop_locks.setdefault((loop_id, key), asyncio.Lock())
+            entry = self._loop_locks.get(slot)
+            if entry is None:
+                entry = self._loop_locks[slot] = _LoopLock()
+            entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            with self._guard:
+                entry.users -= 1
+                if entry.users == 0 and self._loop_locks.get(slot) is entry:
+                    del self._loop_locks[slot]
+
+
+class _LoopLock:
+    """An asyncio lock of one loop and the number of coroutines holding or awaiting it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 TOKENS = TokenCache()

@@ -162,16 +162,30 @@ class CatalogClient(ServiceClient):
         )
 
     def delete_dataset(self, dataset_id: str, *, missing_ok: bool = True) -> bool:
-        """DELETE (irreversible); False when it was already gone (404, or the documented 200 ``[]``)."""
+        """DELETE (irreversible); False when it was already gone (404, or the documented 200 ``[]``).
+
+        A 404 or ``[]`` that answers the retry of an ambiguous attempt (5xx, no answer) counts as deleted:
+        that attempt most likely deleted it.
+        """
         path = f"/dataSets/{dataset_id}"
         try:
-            resp = self.request("DELETE", path)
+            outcome = self.platform.delete(self.url(path))
         except AEPNotFoundError:
             if not missing_ok:
                 raise
             return False
-        answer = self.json(resp)
+        if outcome.response is None:  # a 404 after an ambiguous attempt, which most likely deleted it
+            return True
+        answer = self.json(outcome.response)
         if answer is None or dataset_id in ids_of_refs(answer):  # no body: nothing says it was already gone
+            return True
+        if outcome.earlier_failure is not None:
+            log.info(
+                "DELETE %s answered [] after an earlier attempt failed (%s): that attempt most likely deleted "
+                "it, so it is reported as deleted, not as already gone",
+                path,
+                outcome.earlier_failure,
+            )
             return True
         if not missing_ok:
             raise self.not_found(f"dataSets {dataset_id} not found", path=path)

@@ -11,9 +11,12 @@ may hold credentials.
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,7 +113,9 @@ class AEPAPIError(AEPError):
     ``service`` names the service from the URL's base path (``flowservice``, ``schemaregistry``, ``catalog``,
     ``conversion``, ``ims``), ``code`` the AEP code (``XDM-1521-400``, ``FLOW-1415-400``, ``401013``),
     ``title``/``detail`` the body's own fields and ``sub_errors`` the Schema Registry's nested errors, all
-    redacted and bounded.
+    redacted and bounded. ``retry_after`` is the server's ``Retry-After`` in seconds and ``retry_at`` the
+    same as a ``time.time()`` instant: when AEP allows the next call. When a retry loop gives up on such an
+    error, its message says so (:meth:`give_up`).
     """
 
     def __init__(
@@ -135,6 +140,8 @@ class AEPAPIError(AEPError):
         self.method = method
         self.url = url
         self.retry_after = retry_after
+        self.retry_at = time.time() + retry_after if retry_after is not None else None
+        self.gave_up: str | None = None
         self.service = service or service_from_url(url)
         self.title = title
         self.detail = detail
@@ -144,7 +151,32 @@ class AEPAPIError(AEPError):
     def _describe(self) -> str:
         code = f" [{self.code}]" if self.code else ""
         req = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{self.method} {self.url} failed with HTTP {self.status}{code}: {self.message}{req}".strip()
+        text = f"{self.method} {self.url} failed with HTTP {self.status}{code}: {self.message}{req}".strip()
+        if self.gave_up is not None and self.retry_after is not None:
+            text += f"; {next_call_text(self.retry_after, self.retry_at)}; {self.gave_up}"
+        return text
+
+    def give_up(self, reason: str) -> None:
+        """Record why a retry loop stopped on this error; the message then says when AEP allows the next call."""
+        self.gave_up = reason
+        self.args = (self._describe(),)
+
+
+def seconds_text(seconds: float) -> str:
+    """``600``, ``1.5``: a number of seconds as a person would write it."""
+    return f"{seconds:.0f}" if seconds >= 10 or float(seconds).is_integer() else f"{seconds:.1f}"
+
+
+def next_call_text(retry_after: float, retry_at: float | None) -> str:
+    """``AEP allows the next call at 2026-05-09 12:00:00 UTC (in 600 s)`` (no date when it is out of range)."""
+    when = None
+    if retry_at is not None and math.isfinite(retry_at):
+        try:
+            when = datetime.fromtimestamp(retry_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        except (OverflowError, OSError, ValueError):
+            when = None
+    wait = seconds_text(retry_after)
+    return f"AEP allows the next call at {when} (in {wait} s)" if when else f"AEP allows the next call in {wait} s"
 
 
 class AEPBadRequestError(AEPAPIError):

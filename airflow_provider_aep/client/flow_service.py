@@ -20,11 +20,15 @@ from airflow_provider_aep.client.errors import (
     AEPAPIError,
     AEPAuthError,
     AEPError,
-    AEPNotFoundError,
     AEPPreconditionFailedError,
     AEPResponseError,
 )
-from airflow_provider_aep.client.http import is_safe_to_resend_create, latest_run_params, property_filter
+from airflow_provider_aep.client.http import (
+    is_safe_to_resend_create,
+    latest_run_params,
+    property_filter,
+    resend_after_stale_etag_is_safe,
+)
 from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
 from airflow_provider_aep.client.service import ServiceClient
@@ -155,14 +159,8 @@ class FlowServiceClient(ServiceClient):
         return self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
-        """DELETE; returns False when it was already gone (404) and ``missing_ok``."""
-        try:
-            self.request("DELETE", f"/{collection}/{resource_id}")
-        except AEPNotFoundError:
-            if not missing_ok:
-                raise
-            return False
-        return True
+        """DELETE; False when it was already gone (404) and ``missing_ok`` (see :meth:`delete_path`)."""
+        return self.delete_path(f"/{collection}/{resource_id}", missing_ok=missing_ok)
 
     def patch(
         self,
@@ -172,7 +170,14 @@ class FlowServiceClient(ServiceClient):
         *,
         etag: str | None = None,
     ) -> CreatedResource:
-        """PATCH with If-Match; on a stale etag (412) the resource is re-read once and the patch re-sent."""
+        """PATCH with If-Match; on a stale etag (412) the resource is re-read once.
+
+        A patch of only ``replace`` (and ``test``) operations is then re-sent with the fresh etag: applying
+        it again leaves the same document. Any other patch is not: the 412 can be the retry of an attempt
+        that AEP committed but whose answer was lost, and an ``add`` to an array would then apply twice.
+        It fails with an :class:`AEPPreconditionFailedError` that names both etags instead.
+        """
+        ops = [dict(op) for op in operations]
         for attempt in (1, 2):
             if etag is None or attempt == 2:
                 etag = self.get_resource(collection, resource_id).get("etag")
@@ -181,16 +186,44 @@ class FlowServiceClient(ServiceClient):
                     f"{collection} {resource_id} has no etag", method="GET", url=collection, status=200
                 )
             try:
-                resp = self.request(
-                    "PATCH", f"/{collection}/{resource_id}", json_body=list(operations), headers={"If-Match": etag}
-                )
-            except AEPPreconditionFailedError:
+                resp = self.request("PATCH", f"/{collection}/{resource_id}", json_body=ops, headers={"If-Match": etag})
+            except AEPPreconditionFailedError as err:
                 if attempt == 2:
                     raise
+                if not resend_after_stale_etag_is_safe(ops):
+                    raise self._stale_etag(collection, resource_id, ops, sent=etag, err=err) from None
                 log.info("Stale etag for %s %s; re-reading it once", collection, resource_id)
                 continue
             return CreatedResource.from_body(self._json(resp), method="PATCH", url=resp.url, status=200)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stale_etag(
+        self,
+        collection: str,
+        resource_id: str,
+        ops: Sequence[Mapping[str, Any]],
+        *,
+        sent: str,
+        err: AEPPreconditionFailedError,
+    ) -> AEPPreconditionFailedError:
+        """The 412 of a patch that must not be re-sent, re-read so that the message says what changed."""
+        current = self.get_resource(collection, resource_id).get("etag")
+        kinds = ", ".join(f"{op.get('op')} {op.get('path')}" for op in ops[:5]) + (" …" if len(ops) > 5 else "")
+        message = (
+            f"{collection} {resource_id} changed since etag {sent} (it is now {current}), and the patch ({kinds}) "
+            "is not re-sent: only replace operations are re-sent after a stale etag. An earlier attempt of "
+            "this call may have applied it already (its answer lost), or another writer changed the resource; "
+            "re-read it and decide."
+        )
+        return AEPPreconditionFailedError(
+            status=412,
+            code=err.code,
+            message=self.redact(message),
+            request_id=err.request_id,
+            method="PATCH",
+            url=err.url,
+            service=err.service,
+        )
 
     # ------------------------------------------------------------------ base connections
     def create_connection(self, body: Mapping[str, Any], *, if_exists: IfExists = "reuse") -> CreatedResource:

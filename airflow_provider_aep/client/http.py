@@ -10,6 +10,8 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,13 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from tenacity import (
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
+from tenacity import RetryCallState, retry_if_exception, wait_exponential_jitter
 
 from airflow_provider_aep.client.config import FLOW_SERVICE_PATH
 from airflow_provider_aep.client.errors import (
@@ -34,6 +30,7 @@ from airflow_provider_aep.client.errors import (
     Redactor,
     clip,
     error_from_response,
+    seconds_text,
 )
 
 if TYPE_CHECKING:
@@ -52,20 +49,28 @@ JSON_PATCH_CONTENT = "application/json-patch+json"
 USER_AGENT = "airflow-provider-aep"
 
 
+_DELAY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent/invalid."""
+    """Seconds to wait from a ``Retry-After`` header, or None when it is absent or invalid.
+
+    RFC 9110 allows delay-seconds (digits; a decimal fraction is tolerated) or an HTTP date (a date in the
+    past means now). Anything else, ``inf``, ``nan``, negative numbers, exponents, hex or an unparseable
+    date, is ignored: the caller falls back to its own back-off rather than waiting forever or not at all.
+    """
     if value is None:
         return None
     value = value.strip()
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
@@ -100,11 +105,37 @@ def is_safe_to_resend_create(exc: BaseException) -> bool:
     return isinstance(exc, AEPTransportError) and not exc.sent
 
 
+GATEWAY_STATUSES = frozenset({502, 504})
+"""Answers of the gateway in front of a service, not of the service: it gave up waiting (504) or could not
+use the backend's answer (502). The backend may have committed the request, or may still commit it."""
+
+
+def may_commit_later(exc: BaseException) -> bool:
+    """A create that failed this way may be committed after the error reached us: no answer came back
+    (timeout, dropped connection), or only the gateway's 502/504 did. Such a create is looked for during
+    the settle window before it is sent again (:meth:`PlatformClient.create_reconciled`)."""
+    if getattr(exc, RETRIES_EXHAUSTED, False):
+        return False
+    if isinstance(exc, AEPTransportError):
+        return exc.sent
+    return isinstance(exc, AEPAPIError) and exc.status in GATEWAY_STATUSES
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounded exponential backoff with jitter that defers to the server's ``Retry-After``.
 
-    ``max_delay`` bounds the whole call: no sleep is started that would end past it.
+    - Back-off (no ``Retry-After``): no sleep is started that would end more than ``max_delay`` seconds
+      after the first attempt.
+    - ``Retry-After`` (429, 503): the hint is waited in full, never shortened (a shorter wait would only be
+      throttled again), as long as the call's sleeps, this one included, add up to at most
+      ``max_retry_after`` seconds; ``max_delay`` does not cut it. A longer hint is not waited at all: the
+      call fails at once, and the error's message says when AEP allows the next call.
+    - At most ``max_attempts`` attempts either way; an error with a ``Retry-After`` that ends the call says
+      when AEP allows the next one.
+
+    "Seconds after the first attempt" counts both the time that passed and the sleeps taken, so a test's
+    recording ``sleep`` sees the same decisions as a real one.
     """
 
     max_attempts: int = 5
@@ -118,13 +149,44 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        for name in ("max_delay", "initial_backoff", "max_backoff", "max_retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
 
-    def _wait(self, state: RetryCallState) -> float:
+    @staticmethod
+    def _hint(state: RetryCallState) -> float | None:
         exc = state.outcome.exception() if state.outcome else None
         hint = getattr(exc, "retry_after", None)
+        return float(hint) if isinstance(hint, (int, float)) and math.isfinite(hint) and hint >= 0 else None
+
+    def _wait(self, state: RetryCallState) -> float:
+        hint = self._hint(state)
         if hint is not None:
-            return min(float(hint), self.max_retry_after)
+            return hint
         return wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff)(state)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = self._hint(state)
+        if hint:  # a positive Retry-After: its own budget, the call's sleeps
+            if state.idle_for + hint > self.max_retry_after:
+                self._give_up(
+                    exc, f"later than this client waits (max_retry_after={seconds_text(self.max_retry_after)} s)"
+                )
+                return True
+        elif max(state.seconds_since_start or 0.0, state.idle_for) + state.upcoming_sleep >= self.max_delay:
+            return True
+        if state.attempt_number >= self.max_attempts:
+            attempts = state.attempt_number
+            self._give_up(exc, f"gave up after {attempts} attempt{'' if attempts == 1 else 's'}")
+            return True
+        return False
+
+    @staticmethod
+    def _give_up(exc: BaseException | None, reason: str) -> None:
+        if isinstance(exc, AEPAPIError) and exc.retry_after is not None:
+            exc.give_up(reason)
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -137,7 +199,7 @@ class RetryPolicy:
         """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` (the dbt Cloud provider's shape)."""
         predicate = retryable or (lambda exc: is_transient(exc, self.statuses))
         kwargs: dict[str, Any] = {
-            "stop": stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_delay),
+            "stop": self._stop,
             "wait": self._wait,
             "retry": retry_if_exception(predicate),
             "before_sleep": self._before_sleep,
@@ -193,6 +255,15 @@ def json_patch_is_idempotent(operations: Any) -> bool:
             continue
         return False
     return True
+
+
+def resend_after_stale_etag_is_safe(operations: Any) -> bool:
+    """Whether a patch answered 412 (stale etag) may be re-sent with a fresh etag: only ``replace`` (and
+    ``test``) operations, which leave the same document however often they apply. The 412 may be the
+    retry of a committed attempt, and an ``add`` (to an array above all) would then apply twice."""
+    if not isinstance(operations, (list, tuple)) or not operations:
+        return False
+    return all(isinstance(op, Mapping) and op.get("op") in ("replace", "test") for op in operations)
 
 
 def retry_after_of(status: int, headers: Mapping[str, str]) -> float | None:

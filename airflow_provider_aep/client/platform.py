@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,13 @@ from tenacity import Retrying
 from urllib3.exceptions import ConnectTimeoutError
 
 from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
-from airflow_provider_aep.client.errors import AEPError, AEPTransportError, Redactor
+from airflow_provider_aep.client.errors import AEPError, AEPNotFoundError, Redactor
 from airflow_provider_aep.client.http import (
     IDEMPOTENT_METHODS,
     JSON_CONTENT,
     RetryPolicy,
     is_safe_to_resend_create,
+    may_commit_later,
     parse_json_body,
     platform_headers,
     raise_for_response,
@@ -46,6 +48,18 @@ log = logging.getLogger("airflow_provider_aep.client")
 
 RECONCILE_WINDOW_FACTOR = 2
 """After a create went unanswered, look for it this many read timeouts before sending it again."""
+
+
+@dataclass(frozen=True)
+class DeleteOutcome:
+    """What a :meth:`PlatformClient.delete` came to.
+
+    ``response`` is the 2xx answer, or None when a retry was answered 404 after ``earlier_failure`` (an
+    attempt that failed ambiguously, so most likely the one that deleted the resource).
+    """
+
+    response: requests.Response | None
+    earlier_failure: AEPError | None = None
 
 
 def was_sent(exc: requests.RequestException) -> bool:
@@ -199,6 +213,42 @@ class PlatformClient:
             return call()
         return Retrying(**self.retry.tenacity_kwargs())(call)
 
+    def delete(self, url: str, *, headers: Mapping[str, str] | None = None) -> DeleteOutcome:
+        """DELETE with retries, telling a 404 that is the truth from one caused by an earlier attempt.
+
+        When an attempt failed ambiguously (5xx, or no answer) and its retry is answered 404, the first
+        attempt most likely deleted the resource: that is logged and reported as a deletion
+        (``response`` None, ``earlier_failure`` set), not as "already gone". A 404 with no such attempt
+        before it raises :class:`AEPNotFoundError` as usual; so does a 404 after a 429 (AEP did not act).
+        """
+        url = resolve_url(self.settings, url, base_path=None)
+        earlier: list[AEPError] = []
+
+        def call() -> requests.Response | None:
+            try:
+                return self._send_platform(
+                    "DELETE", url, params=None, json_body=None, headers=headers, content_type=JSON_CONTENT
+                )
+            except AEPNotFoundError:
+                if earlier:
+                    return None
+                raise
+            except AEPError as exc:
+                if not is_safe_to_resend_create(exc):  # AEP may have acted on it
+                    earlier.append(exc)
+                raise
+
+        resp = Retrying(**self.retry.tenacity_kwargs())(call)
+        failure = earlier[-1] if earlier else None
+        if resp is None:
+            log.info(
+                "DELETE %s answered 404 after an earlier attempt failed (%s): that attempt most likely deleted "
+                "it, so it is reported as deleted, not as already gone",
+                url,
+                failure,
+            )
+        return DeleteOutcome(response=resp, earlier_failure=failure)
+
     def json(self, resp: requests.Response) -> Any:
         """The parsed body of a 2xx response (None when empty); a non-JSON body is an AEPResponseError."""
         return parse_json_body(resp, method=resp.request.method or "", url=resp.url, redact=self.redact)
@@ -215,8 +265,10 @@ class PlatformClient:
 
         After an ambiguous failure (timeout, dropped connection, 5xx: the create may have been committed)
         the next attempt looks the resource up first and only re-sends the POST if it is not there. When
-        no answer came at all, AEP may still be processing the create, so the lookup is repeated for up to
-        ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the POST is sent again.
+        no answer came at all, or only the gateway's 502/504 (the gateway gave up, the backend may not
+        have), AEP may still be processing the create, so the lookup is repeated for up to
+        ``RECONCILE_WINDOW_FACTOR * read_timeout`` seconds before the POST is sent again
+        (:func:`~airflow_provider_aep.client.http.may_commit_later`).
         """
         uncertain = False
         unanswered_at: float | None = None  # when a create went unanswered (it may still be in progress)
@@ -232,7 +284,7 @@ class PlatformClient:
                 except AEPError as exc:
                     if not is_safe_to_resend_create(exc):
                         uncertain = True
-                        unanswered_at = time.monotonic() if isinstance(exc, AEPTransportError) else None
+                        unanswered_at = time.monotonic() if may_commit_later(exc) else None
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -241,11 +293,11 @@ class PlatformClient:
     ) -> CreatedResource | None:
         """``lookup``; after an unanswered create, keep looking for ``RECONCILE_WINDOW_FACTOR * read_timeout``.
 
-        A create that timed out on our side can still be committed by AEP a moment later. Re-sending it
-        as soon as a lookup comes back empty would then make a duplicate, so the lookup is polled for
-        twice as long as we were willing to wait for the answer: a create AEP commits up to three read
-        timeouts after it was sent is found. (One committed even later can still end up twice; see
-        docs/reliability.md.)
+        A create that timed out on our side (or that the gateway answered 502/504) can still be committed
+        by AEP a moment later. Re-sending it as soon as a lookup comes back empty would then make a
+        duplicate, so the lookup is polled for twice as long as we were willing to wait for the answer: a
+        create AEP commits up to three read timeouts after it was sent is found. (One committed even later
+        can still end up twice; see docs/reliability.md.)
         """
         found = lookup()
         if found is not None or unanswered_at is None:
@@ -267,4 +319,4 @@ class PlatformClient:
         return found
 
 
-__all__ = ["RECONCILE_WINDOW_FACTOR", "PlatformClient", "was_sent"]
+__all__ = ["RECONCILE_WINDOW_FACTOR", "DeleteOutcome", "PlatformClient", "was_sent"]

@@ -277,13 +277,7 @@ class SchemaRegistryClient(ServiceClient):
         return self._delete(self._path(kind, resource_id), missing_ok=missing_ok)
 
     def _delete(self, path: str, *, missing_ok: bool) -> bool:
-        try:
-            self.request("DELETE", path)
-        except AEPNotFoundError:
-            if not missing_ok:
-                raise
-            return False
-        return True
+        return self.delete_path(path, missing_ok=missing_ok)
 
     # ------------------------------------------------------------------ descriptors
     def descriptors(self, schema_id: str) -> list[dict[str, Any]]:

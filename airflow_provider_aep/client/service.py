@@ -118,6 +118,17 @@ class ServiceClient:
             content_type=content_type,
         )
 
+    def delete_path(self, path: str, *, missing_ok: bool = True) -> bool:
+        """DELETE ``path``; True when deleted (also when a retry's 404 followed an ambiguous first attempt,
+        which most likely deleted it), False when it was already gone (404) and ``missing_ok``."""
+        try:
+            self.platform.delete(self.url(path))
+        except AEPNotFoundError:
+            if not missing_ok:
+                raise
+            return False
+        return True
+
     def json(self, resp: requests.Response) -> Any:
         return self.platform.json(resp)
 

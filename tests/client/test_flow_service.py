@@ -225,7 +225,7 @@ def test_create_once_recovers_a_committed_create_whose_answer_was_lost(client, h
 
 def test_create_once_resends_only_after_confirming_absence(client, http, ims):
     empty_list(http)
-    http.add(responses.POST, FS + "/connections", status=504, json={"title": "Gateway Timeout"})
+    http.add(responses.POST, FS + "/connections", status=503, json={"title": "Service Unavailable"})
     empty_list(http)
     http.add(responses.POST, FS + "/connections", json={"id": "second", "etag": '"e"'}, status=201)
     assert client.create_connection(BODY).id == "second"

@@ -161,7 +161,7 @@ def test_a_create_through_the_platform_client_is_reconciled(platform):
 
     def post() -> CreatedResource:
         posts.append(1)
-        raise AEPServerError(status=502, code=None, message="bad gateway")
+        raise AEPServerError(status=500, code=None, message="internal error")
 
     result = platform.create_reconciled(post, lambda: found.pop(0), what="things")
     assert result.id == "made" and len(posts) == 2  # looked up (empty), re-sent, looked up (found)
