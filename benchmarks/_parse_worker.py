@@ -135,6 +135,7 @@ def _group_shape(group) -> dict:
     parent = group.parent_group
     return {
         "parent": parent.group_id if parent is not None else None,
+        "prefix_group_id": bool(group.prefix_group_id),
         "mapped": expand is not None,
         "expand": expand,
         "upstream": sorted(group.upstream_task_ids),

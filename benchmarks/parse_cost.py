@@ -160,6 +160,14 @@ def render_baseline(example: str, shape: dict[str, Any]) -> str:
     for dag_id, dag in shape.items():
         tasks = _topological(dag["tasks"])
         groups = dag.get("groups") or {}
+        wrapper = _wrapper_group(groups)
+        if wrapper is not None:  # e.g. AEPOnboardingTaskGroup(prefix_group_id=False) around everything
+            tasks = [{**t, "group": None if t.get("group") == wrapper else t.get("group")} for t in tasks]
+            groups = {
+                gid: {**g, "parent": None if g.get("parent") == wrapper else g.get("parent")}
+                for gid, g in groups.items()
+                if gid != wrapper
+            }
         for group_id, group in groups.items():
             if group.get("parent") is not None:
                 raise RuntimeError(f"nested task group {group_id} in {example}: not reproduced by the generator")
@@ -217,7 +225,36 @@ def render_baseline(example: str, shape: dict[str, Any]) -> str:
         outer = [(up, down) for up, down in edges if group_of[up] is None and group_of[down] is None]
         lines += [f"    {names[up]} >> {names[down]}" for up, down in outer]
         lines.append("")
+        if wrapper is not None:
+            body_start = lines.index("):") + 1  # the end of ``with DAG(...)`` (one DAG per example file)
+            body = lines[body_start:]
+            lines = [
+                *lines[:body_start],
+                f"    with TaskGroup(group_id={json.dumps(wrapper)}, prefix_group_id=False):",
+                *[("    " + line) if line else line for line in body],
+            ]
+    if any(_wrapper_group(dag.get("groups") or {}) for dag in shape.values()):
+        lines = [
+            line.replace(
+                f"from airflow.sdk import {', '.join(imports)}",
+                f"from airflow.sdk import {', '.join([*imports, 'TaskGroup'])}",
+            )
+            for line in lines
+        ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _wrapper_group(groups: dict[str, Any]) -> str | None:
+    """A plain (not mapped, not prefixing) top-level group that holds every other group: rendered as a
+    ``with TaskGroup(..., prefix_group_id=False)`` block around the DAG's body."""
+    tops = [gid for gid, g in groups.items() if g.get("parent") is None]
+    if len(tops) != 1:
+        return None
+    top = groups[tops[0]]
+    nested_ok = all(g.get("parent") in (None, tops[0]) for g in groups.values())
+    if top.get("mapped") or top.get("prefix_group_id", True) or not nested_ok:
+        return None
+    return tops[0]
 
 
 def _ruff_format(path: Path) -> None:

@@ -20,7 +20,7 @@ from . import catalog, control_api, data_prep, flow_service, gateway, ims, schem
 from .access import ControlAccess
 from .config import EmulatorConfig
 from .errors import ApiError, attach_request_id, default_fault_body, flow_error, gateway_error
-from .faults import FaultRule
+from .faults import FaultRule, PendingCommit
 from .messages import Request, Response
 from .resources import Ctx
 from .state import EmulatorState
@@ -89,8 +89,10 @@ class EmulatorApp:
                 return
 
     async def _serve(self, req: Request, send: Send) -> None:
+        self.commit_due()
         request_id = req.headers.get("x-request-id") or str(uuid.uuid4())
         started = time.time()
+        arrived = self.state.clock.now()
         rule = self.state.faults.take(req.method, req.path)
         if rule is not None:
             with self.state.lock:
@@ -106,6 +108,12 @@ class EmulatorApp:
                 self._journal(req, response.status, started, rule)
                 await _send(send, response, request_id)
                 return
+            if rule.action == "commit_later":
+                with self.state.lock:  # journaled before any later request can perform it
+                    response = self._defer(req, request_id, rule, arrived, started)
+                    self._journal(req, response.status, started, rule)
+                await _send(send, response, request_id)
+                return
         response = self.dispatch(req, request_id)
         if rule is not None and rule.action == "commit_then_drop":
             self._journal(req, 0, started, rule)
@@ -118,21 +126,58 @@ class EmulatorApp:
 
     def dispatch(self, req: Request, request_id: str) -> Response:
         """Route one non-control request to its handler; errors become responses."""
+        return self._guarded(req, request_id, lambda: self._handle(req, self._context(req, request_id)))
+
+    def commit_due(self) -> int:
+        """Perform the ``commit_later`` requests whose time has come on the emulator clock; returns how many."""
+        with self.state.lock:
+            return self.state.faults.commit_due(self.state.clock.now())
+
+    def _defer(self, req: Request, request_id: str, rule: FaultRule, arrived: float, started: float) -> Response:
+        """``commit_later``: resolve the gateway context now, perform the request later, answer the fault now.
+
+        A request the gateway refuses (token, API key, org, sandbox, content type; unknown path) is answered
+        with that refusal at once and nothing is deferred: a real gateway never forwards it.
+        """
+
+        def resolve() -> Response:
+            ctx = self._context(req, request_id)
+
+            def perform() -> None:
+                performed = time.time()
+                response = self._guarded(req, request_id, lambda: self._handle(req, ctx))
+                self._journal(req, response.status, performed, rule, arrived_at=started)
+
+            self.state.faults.defer(PendingCommit(rule.id, arrived + float(rule.commit_after or 0.0), perform))
+            return _fault_response(rule, req.path, request_id)
+
+        return self._guarded(req, request_id, resolve)
+
+    def _guarded(self, req: Request, request_id: str, work: Callable[[], Response]) -> Response:
+        """``work()`` under the state lock; an ``ApiError`` becomes its response, a bug a logged 500."""
         try:
             with self.state.lock:
-                if req.path == IMS_TOKEN_PATH:
-                    return ims.token(self.state, req)
-                service = self._service_of(req.path)
-                if service is not None:
-                    ctx = gateway.authenticate(self.state, req, request_id)
-                    return self._route(req, ctx, service)
-                raise gateway_error(404, "404010", "Resource not found")
+                return work()
         except ApiError as exc:
             return Response(exc.status, attach_request_id(exc.body, request_id), exc.headers)
         except Exception:  # a bug must still answer like a server error, and be visible in the log
             log.exception("emulator handler failed for %s %s", req.method, req.path)
             error = flow_error("1102-500")
             return Response(500, attach_request_id(error.body, request_id))
+
+    def _context(self, req: Request, request_id: str) -> Ctx | None:
+        """The gateway's view of a request: ``None`` for IMS, else the caller and sandbox (or its refusal)."""
+        if req.path == IMS_TOKEN_PATH:
+            return None
+        if self._service_of(req.path) is None:
+            raise gateway_error(404, "404010", "Resource not found")
+        return gateway.authenticate(self.state, req, request_id)
+
+    def _handle(self, req: Request, ctx: Ctx | None) -> Response:
+        """Run the handler of a request whose context :meth:`_context` resolved."""
+        if ctx is None:
+            return ims.token(self.state, req)
+        return self._route(req, ctx, self._service_of(req.path))
 
     def _service_of(self, path: str) -> Any:
         for prefix, (service, _) in self.routes.items():
@@ -152,19 +197,26 @@ class EmulatorApp:
             return handler(req, ctx, **match.groupdict())
         raise service.unknown_endpoint(relative)
 
-    def _journal(self, req: Request, status: int, started: float, rule: FaultRule | None) -> None:
-        self.state.record(
-            {
-                "method": req.method,
-                "path": req.path,
-                "query": req.query,
-                "headers": req.headers,
-                "body": req.journal_body(),
-                "status": status,
-                "time": started,
-                "fault": rule.id if rule is not None else None,
-            }
-        )
+    def _journal(
+        self, req: Request, status: int, started: float, rule: FaultRule | None, *, arrived_at: float | None = None
+    ) -> None:
+        entry = {
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "headers": req.headers,
+            "body": req.journal_body(),
+            "status": status,
+            "time": started,
+            "fault": rule.id if rule is not None else None,
+        }
+        if arrived_at is None:
+            self.state.record(entry)
+            return
+        # A late commit: journaled (marked) but not counted as a request or a response, nobody received it.
+        entry.update(committed_late=True, arrived=arrived_at)
+        with self.state.lock:
+            self.state.journal.append(entry)
 
 
 def create_app(

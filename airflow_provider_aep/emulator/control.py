@@ -93,8 +93,21 @@ class EmulatorControl:
         latency: float = 0.0,
         action: str = "respond",
         body: Any = None,
+        commit_after: float | None = None,
     ) -> str:
-        """Add a fault rule; returns its id. ``status=None`` means 503 (respond) / 500 (commit_then_fail)."""
+        """Add a fault rule; returns its id.
+
+        ``action``: ``respond``, ``drop``, ``commit_then_fail``, ``commit_then_drop``, ``delay`` or
+        ``commit_later``. ``status=None`` means 503 (respond), 500 (commit_then_fail) or 504 (commit_later).
+
+        ``commit_later`` answers at once with ``status`` (and ``body``, by default the gateway's own error) and
+        performs the real request ``commit_after`` seconds (default 2.0) later **on the emulator clock**, with
+        the caller, org and sandbox it arrived with: before the next data-plane request, or the next
+        :meth:`state`, :meth:`journal`, :meth:`stats`, :meth:`clock`, :meth:`landed_records` /
+        :meth:`failed_records` or :meth:`advance_clock` call after that time. Its journal entry has the rule's
+        ``fault`` id and ``committed_late: True``. :meth:`reset`, :meth:`clear_faults` and
+        :meth:`remove_fault` drop commits still pending; ``stats()["pending_commits"]`` counts them.
+        """
         rule = {
             "method": method,
             "path": path,
@@ -105,6 +118,8 @@ class EmulatorControl:
             "action": action,
             "body": body,
         }
+        if commit_after is not None:
+            rule["commit_after"] = commit_after
         return self._call("POST", "/faults", json=rule)["id"]
 
     def faults(self) -> list[dict[str, Any]]:

@@ -2,6 +2,10 @@
 
 Only loopback callers reach it unless the server was started otherwise (:mod:`.access`, checked by the app).
 ``/__emulator/ui/...`` serves the read-only resource pages (:mod:`.pages`).
+
+Calls that read state (``/state``, ``/journal``, ``/stats``, ``/clock``, the dataset records and the pages)
+first perform the ``commit_later`` requests that are due on the emulator clock; ``/clock/advance`` does so
+after moving the clock. So a test advances the clock instead of sleeping.
 """
 
 from __future__ import annotations
@@ -37,6 +41,12 @@ def _body(req: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _bad("expected a JSON object")
     return data
+
+
+def _commit_due(state: EmulatorState) -> None:
+    """Perform the ``commit_later`` requests due on the emulator clock (see :mod:`.faults`)."""
+    with state.lock:
+        state.faults.commit_due(state.clock.now())
 
 
 def _health(state: EmulatorState, req: Request) -> Response:
@@ -75,7 +85,8 @@ def _faults(state: EmulatorState, req: Request) -> Response:
     if req.method == "GET":
         return Response(200, state.faults.list())
     if req.method == "DELETE":
-        state.faults.clear()
+        with state.lock:  # not between a pending commit being taken and performed
+            state.faults.clear()
         return Response(204)
     try:
         rule = FaultRule.from_dict(_body(req))
@@ -85,7 +96,9 @@ def _faults(state: EmulatorState, req: Request) -> Response:
 
 
 def _fault(state: EmulatorState, req: Request, fault_id: str) -> Response:
-    if not state.faults.remove(fault_id):
+    with state.lock:
+        removed = state.faults.remove(fault_id)
+    if not removed:
         raise ApiError(404, {"error": f"fault {fault_id} not found"})
     return Response(204)
 
@@ -100,6 +113,7 @@ def _advance(state: EmulatorState, req: Request) -> Response:
         raise _bad("seconds must be a non-negative number")
     with state.lock:
         now = state.clock.advance(seconds)
+        state.faults.commit_due(now)
     return Response(200, {"now": now, "offset": state.clock.offset})
 
 
@@ -177,7 +191,7 @@ def _failed(state: EmulatorState, req: Request, dataset_id: str) -> Response:
 
 
 def _stats(state: EmulatorState, req: Request) -> Response:
-    return Response(200, state.stats())
+    return Response(200, {**state.stats(), "pending_commits": state.faults.pending()})
 
 
 def _config(state: EmulatorState, req: Request) -> Response:
@@ -209,10 +223,15 @@ _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] =
 ]
 
 
+#: Handlers that read state, so they first perform the due ``commit_later`` requests.
+_READS_STATE = frozenset({_journal, _clock, _state, _stats, _landed, _failed})
+
+
 def handle(state: EmulatorState, req: Request) -> Response:
     """Dispatch one control-plane request."""
     sub_path = req.path[len(PREFIX) :] or "/"
     if sub_path == pages.SUB_PATH or sub_path.startswith(pages.SUB_PATH + "/"):
+        _commit_due(state)
         return pages.handle(state, req)
     try:
         for methods, pattern, handler in _ROUTES:
@@ -220,6 +239,8 @@ def handle(state: EmulatorState, req: Request) -> Response:
             if match:
                 if req.method not in methods:
                     return Response(405, {"error": f"{req.method} not allowed on {req.path}"})
+                if handler in _READS_STATE:
+                    _commit_due(state)
                 return handler(state, req, **match.groupdict())
         return Response(404, {"error": f"no control endpoint {req.path}"})
     except ApiError as exc:

@@ -1,7 +1,11 @@
-"""Fault rules: make chosen requests slow, fail, vanish, or fail *after* committing.
+"""Fault rules: make chosen requests slow, fail, vanish, fail *after* committing, or commit *later*.
 
 A rule matches on method (or any) and a regex fully matching the request path. Each match consumes
 one unit of ``count``; when it reaches zero the rule expires. Rules are tried in insertion order.
+
+``commit_later`` answers at once and leaves a :class:`PendingCommit` in the registry; the app performs it
+once the emulator clock passes its ``due`` time (:meth:`FaultRegistry.commit_due`, called lazily before
+every data-plane request and by the control calls that read state).
 """
 
 from __future__ import annotations
@@ -9,15 +13,21 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("respond", "drop", "commit_then_fail", "commit_then_drop", "delay")
+ACTIONS = ("respond", "drop", "commit_then_fail", "commit_then_drop", "delay", "commit_later")
+#: Default statuses by action (``drop``, ``commit_then_drop`` and ``delay`` answer none of their own).
+DEFAULT_STATUS = {"respond": 503, "commit_then_fail": 500, "commit_later": 504}
+#: Emulator seconds after its arrival that a ``commit_later`` request is performed, unless the rule says.
+DEFAULT_COMMIT_AFTER = 2.0
 
 
 @dataclass
 class FaultRule:
-    """One injected fault. ``status=None`` means 503 for ``respond`` and 500 for ``commit_then_fail``."""
+    """One injected fault. ``status=None`` means 503 for ``respond``, 500 for ``commit_then_fail`` and 504 for
+    ``commit_later``; ``commit_after`` (emulator seconds, only for ``commit_later``) defaults to 2.0."""
 
     path: str
     method: str | None = None
@@ -27,6 +37,7 @@ class FaultRule:
     latency: float = 0.0
     action: str = "respond"
     body: Any = None
+    commit_after: float | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     hits: int = 0
 
@@ -39,8 +50,18 @@ class FaultRule:
             raise ValueError("latency must not be negative")
         if self.method:
             self.method = self.method.upper()
-        if self.status is None and self.action in ("respond", "commit_then_fail"):
-            self.status = 503 if self.action == "respond" else 500
+        if self.status is None and self.action in DEFAULT_STATUS:
+            self.status = DEFAULT_STATUS[self.action]
+        if self.action == "commit_later":
+            if self.commit_after is None:
+                self.commit_after = DEFAULT_COMMIT_AFTER
+            if isinstance(self.commit_after, bool) or not isinstance(self.commit_after, (int, float)):
+                raise ValueError(f"commit_after must be a number of seconds, got {self.commit_after!r}")
+            if not 0 <= self.commit_after < float("inf"):
+                raise ValueError("commit_after must be a finite number of seconds >= 0")
+            self.commit_after = float(self.commit_after)
+        elif self.commit_after is not None:
+            raise ValueError(f"commit_after only applies to action 'commit_later', not {self.action!r}")
         if self.retry_after is not None:
             self.retry_after = str(self.retry_after)
         self._regex = re.compile(self.path)
@@ -68,12 +89,13 @@ class FaultRule:
             "latency": self.latency,
             "action": self.action,
             "body": self.body,
+            "commit_after": self.commit_after,
             "hits": self.hits,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        allowed = {"path", "method", "count", "status", "retry_after", "latency", "action", "body"}
+        allowed = {"path", "method", "count", "status", "retry_after", "latency", "action", "body", "commit_after"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
@@ -82,11 +104,21 @@ class FaultRule:
         return cls(**data)
 
 
+@dataclass
+class PendingCommit:
+    """A request a ``commit_later`` rule answered already; ``perform`` runs it when the clock passes ``due``."""
+
+    rule_id: str
+    due: float  # emulator epoch seconds
+    perform: Callable[[], None] = field(repr=False)
+
+
 class FaultRegistry:
-    """Thread-safe, ordered list of live rules."""
+    """Thread-safe, ordered list of live rules, plus the requests ``commit_later`` rules still owe."""
 
     def __init__(self) -> None:
         self._rules: list[FaultRule] = []
+        self._pending: list[PendingCommit] = []
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule) -> str:
@@ -95,14 +127,43 @@ class FaultRegistry:
         return rule.id
 
     def remove(self, rule_id: str) -> bool:
+        """Remove a rule and drop the commits it still owes; False if neither existed."""
         with self._lock:
-            before = len(self._rules)
+            before = len(self._rules) + len(self._pending)
             self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) != before
+            self._pending = [p for p in self._pending if p.rule_id != rule_id]
+            return len(self._rules) + len(self._pending) != before
 
     def clear(self) -> None:
+        """Remove every rule and drop every pending commit."""
         with self._lock:
             self._rules.clear()
+            self._pending.clear()
+
+    # -- commit_later --------------------------------------------------------------------------
+    def defer(self, pending: PendingCommit) -> None:
+        with self._lock:
+            self._pending.append(pending)
+
+    def pending(self) -> int:
+        """How many answered requests are still waiting to be performed."""
+        with self._lock:
+            return len(self._pending)
+
+    def commit_due(self, now: float) -> int:
+        """Perform every pending commit due at ``now`` (emulator time), earliest first; returns how many.
+
+        The caller holds the state lock (so a reset cannot interleave); ``perform`` runs outside this
+        registry's own lock because it journals and may read rules.
+        """
+        with self._lock:
+            due = sorted((p for p in self._pending if p.due <= now), key=lambda p: p.due)
+            if not due:
+                return 0
+            self._pending = [p for p in self._pending if p.due > now]
+        for pending in due:
+            pending.perform()
+        return len(due)
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:

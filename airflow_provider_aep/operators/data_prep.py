@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+#: Which argument a mapping of each kind comes from (column mappings are changed by ``mapping_overrides``).
+ARGUMENT_OF_KIND = {"ATTRIBUTE": "mapping_overrides", "EXPRESSION": "calculated_fields", "STATIC": "constants"}
+
+
 def output_schema_of(mapping_set: Mapping[str, Any]) -> Any:
     """The target schema of a mapping set in either body form (``outputSchema.schemaRef`` or ``xdmSchema``)."""
     return dig(mapping_set, "outputSchema.schemaRef.id") or mapping_set.get("xdmSchema")
@@ -73,6 +77,12 @@ class CreateMappingSetOperator(AEPBaseOperator):
         self.calculated_fields = calculated_fields
         self.constants = constants
 
+    def _local_layout(self, table: Mapping[str, Any]) -> xdm.FieldLayout:
+        try:
+            return xdm.layout("tenant", self.source, table["path"], table["columns"])
+        except xdm.XDMError as err:
+            raise AEPInvalidArgumentError(self.task_id, f"table.{err.field}", str(err).split(": ", 1)[1]) from None
+
     def _mappings(self, fields: xdm.FieldLayout) -> list[dict[str, str]]:
         try:
             return xdm.mapping_list(
@@ -85,10 +95,14 @@ class CreateMappingSetOperator(AEPBaseOperator):
         schema_id = schema_id_of(self, self.schema_id)
         table = explored_table(self, self.table)
         name = require_text(self, "name", self.name) if self.name is not None else f"{table['path']} to {schema_id}"
+        self._mappings(self._local_layout(table))  # argument errors before any request (no tenant needed)
         mappings = self._mappings(field_layout(self, table, self.source))
         body = xdm.mapping_set_body(name, schema_id, mappings)
         data_prep = self.hook.data_prep
-        existing = [m for m in data_prep.iter_mapping_sets(name=name) if m.get("name") == name]
+        existing = sorted(
+            (m for m in data_prep.iter_mapping_sets(name=name) if m.get("name") == name),
+            key=lambda m: m.get("createdDate") or 0,
+        )  # the oldest, should a lost create ever have made a second one
         if existing:
             found = data_prep.get_mapping_set(existing[0]["id"])
             self._verify(found, name, schema_id, mappings)
@@ -111,15 +125,18 @@ class CreateMappingSetOperator(AEPBaseOperator):
         return mapping_id
 
     def _validate(self, data_prep: Any, body: Mapping[str, Any]) -> None:
+        """``POST /mappingSets/validate``; a rejected mapping fails naming the argument it came from."""
         results = data_prep.validate_mapping_set(body)
-        failures = [
-            f"{mapping['destination']} <- {mapping['source']}: {_reason(result)}"
-            for mapping, result in zip(body["mappings"], results, strict=False)
-            if str(result.get("status", "")).upper() != "SUCCESS"
-        ]
-        if failures:
+        failures: dict[str, list[str]] = {}
+        for mapping, result in zip(body["mappings"], results, strict=False):
+            if str(result.get("status", "")).upper() != "SUCCESS":
+                argument = ARGUMENT_OF_KIND.get(mapping["sourceType"], "mapping_overrides")
+                failures.setdefault(argument, []).append(
+                    f"{mapping['destination']} <- {mapping['source']}: {_reason(result)}"
+                )
+        for argument, messages in failures.items():
             raise AEPInvalidArgumentError(
-                self.task_id, "mapping_overrides", f"gives mappings Data Prep rejects: {'; '.join(failures)}"
+                self.task_id, argument, f"gives mappings Data Prep rejects: {'; '.join(messages)}"
             )
 
     def _verify(self, found: Mapping[str, Any], name: str, schema_id: str, mappings: list[dict[str, str]]) -> None:

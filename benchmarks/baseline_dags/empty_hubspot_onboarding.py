@@ -4,7 +4,7 @@ dynamic task mapping, task groups) and DAG params, every task an ``EmptyOperator
 """
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, Param, task_group
+from airflow.sdk import DAG, Param, task_group, TaskGroup
 
 with DAG(
     dag_id="empty_aep_hubspot_onboarding",
@@ -27,86 +27,89 @@ with DAG(
         "teardown": Param(
             False,
             description="Delete the dataflows and connections this run created once its runs ended.",
-            type="boolean",
+            type=["boolean", "null"],
         ),
         "teardown_data": Param(
             False,
             description="With teardown: also delete the datasets (and their data), schemas and field groups.",
-            type="boolean",
+            type=["boolean", "null"],
         ),
     },
 ):
-    t0 = EmptyOperator(task_id="create_base_connection")
-    t1 = EmptyOperator(task_id="explore_tables")
-    t20 = EmptyOperator(task_id="delete_base_connection")
-    t21 = EmptyOperator(task_id="summary")
+    with TaskGroup(group_id="hubspot", prefix_group_id=False):
+        t0 = EmptyOperator(task_id="create_base_connection")
+        t1 = EmptyOperator(task_id="explore_tables")
+        t20 = EmptyOperator(task_id="delete_base_connection")
+        t21 = EmptyOperator(task_id="summary")
 
-    @task_group(group_id="onboard_table")
-    def group0(table_path) -> None:
-        t2 = EmptyOperator(task_id="explore_table")
-        t3 = EmptyOperator(task_id="resource_names")
-        t4 = EmptyOperator(task_id="create_field_group")
-        t5 = EmptyOperator(task_id="create_schema")
-        t6 = EmptyOperator(task_id="create_dataset")
-        t7 = EmptyOperator(task_id="create_target_connection")
-        t8 = EmptyOperator(task_id="create_mapping_set")
-        t9 = EmptyOperator(task_id="create_source_connection")
-        t10 = EmptyOperator(task_id="create_dataflow")
-        t11 = EmptyOperator(task_id="trigger_run")
-        t12 = EmptyOperator(task_id="wait_for_run")
-        t13 = EmptyOperator(task_id="delete_dataflow")
-        t14 = EmptyOperator(task_id="delete_target_connection")
-        t15 = EmptyOperator(task_id="delete_dataset")
-        t16 = EmptyOperator(task_id="delete_schema")
-        t17 = EmptyOperator(task_id="delete_field_group")
-        t18 = EmptyOperator(task_id="delete_source_connection")
-        t19 = EmptyOperator(task_id="table_summary")
-        t0 >> t2
-        t2 >> t4
-        t3 >> t4
-        t4 >> t5
-        t3 >> t5
-        t5 >> t6
-        t3 >> t6
-        t6 >> t7
-        t5 >> t7
-        t3 >> t7
-        t5 >> t8
-        t2 >> t8
-        t3 >> t8
-        t0 >> t9
-        t8 >> t10
-        t9 >> t10
-        t7 >> t10
-        t3 >> t10
-        t10 >> t11
-        t11 >> t12
-        t10 >> t13
-        t12 >> t13
-        t7 >> t14
-        t13 >> t14
-        t6 >> t15
-        t14 >> t15
-        t5 >> t16
-        t15 >> t16
-        t4 >> t17
-        t16 >> t17
-        t9 >> t18
-        t13 >> t18
-        t1 >> t19
-        t10 >> t19
-        t6 >> t19
-        t4 >> t19
-        t8 >> t19
-        t5 >> t19
-        t9 >> t19
-        t7 >> t19
-        t12 >> t19
+        @task_group(group_id="onboard_table")
+        def group0(table_path) -> None:
+            t2 = EmptyOperator(task_id="resource_names")
+            t3 = EmptyOperator(task_id="explore_table")
+            t4 = EmptyOperator(task_id="create_field_group")
+            t5 = EmptyOperator(task_id="create_schema")
+            t6 = EmptyOperator(task_id="create_dataset")
+            t7 = EmptyOperator(task_id="create_target_connection")
+            t8 = EmptyOperator(task_id="create_mapping_set")
+            t9 = EmptyOperator(task_id="create_source_connection")
+            t10 = EmptyOperator(task_id="create_dataflow")
+            t11 = EmptyOperator(task_id="trigger_run")
+            t12 = EmptyOperator(task_id="wait_for_run")
+            t13 = EmptyOperator(task_id="delete_dataflow")
+            t14 = EmptyOperator(task_id="delete_target_connection")
+            t15 = EmptyOperator(task_id="delete_dataset")
+            t16 = EmptyOperator(task_id="delete_schema")
+            t17 = EmptyOperator(task_id="delete_field_group")
+            t18 = EmptyOperator(task_id="delete_source_connection")
+            t19 = EmptyOperator(task_id="table_summary")
+            t0 >> t3
+            t1 >> t3
+            t2 >> t3
+            t3 >> t4
+            t2 >> t4
+            t4 >> t5
+            t2 >> t5
+            t5 >> t6
+            t2 >> t6
+            t6 >> t7
+            t5 >> t7
+            t2 >> t7
+            t5 >> t8
+            t3 >> t8
+            t2 >> t8
+            t0 >> t9
+            t8 >> t10
+            t9 >> t10
+            t7 >> t10
+            t2 >> t10
+            t10 >> t11
+            t11 >> t12
+            t10 >> t13
+            t12 >> t13
+            t7 >> t14
+            t13 >> t14
+            t6 >> t15
+            t14 >> t15
+            t5 >> t16
+            t15 >> t16
+            t4 >> t17
+            t16 >> t17
+            t9 >> t18
+            t13 >> t18
+            t1 >> t19
+            t10 >> t19
+            t6 >> t19
+            t4 >> t19
+            t8 >> t19
+            t5 >> t19
+            t9 >> t19
+            t7 >> t19
+            t12 >> t19
 
-    g0 = group0.expand(table_path=t1.output)
-    g0 >> t20
-    g0 >> t21
-    t0 >> t1
-    t0 >> t20
-    t0 >> t21
-    t20 >> t21
+        g0 = group0.expand(table_path=t1.output)
+        g0 >> t20
+        g0 >> t21
+        t0 >> t1
+        t0 >> t20
+        t0 >> t21
+        t20 >> t21

@@ -1,13 +1,20 @@
-"""Fault injection: every action, expiry, Retry-After, latency and the commit-then-* variants."""
+"""Fault injection: every action, expiry, Retry-After, latency, the commit-then-* variants and commit_later."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import requests
 
+from airflow_provider_aep.client.auth import TokenCache
+from airflow_provider_aep.client.config import AEPSettings
+from airflow_provider_aep.client.flow_service import FlowServiceClient
+from airflow_provider_aep.client.http import RetryPolicy
+from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
 from airflow_provider_aep.emulator import EmulatorControlError
 
-from .helpers import FS, HUBSPOT, HUBSPOT_AUTH, flow_error_code
+from .helpers import CLIENT_ID, FS, HUBSPOT, HUBSPOT_AUTH, ORG, FlowClient, fetch_token, flow_error_code
 
 CONNECTIONS = f"{FS}/connections"
 BODY = {"name": "faulty", "auth": HUBSPOT_AUTH, "connectionSpec": {"id": HUBSPOT}}
@@ -135,6 +142,9 @@ def test_fault_rules_can_be_listed_and_removed(emu, fs):
         {"count": 0},
         {"path": "("},
         {"latency": -1},
+        {"commit_after": 1.0},  # only with commit_later
+        {"action": "commit_later", "commit_after": -1},
+        {"action": "commit_later", "commit_after": "soon"},
     ],
 )
 def test_invalid_fault_rules(emu, rule):
@@ -146,3 +156,129 @@ def test_faults_do_not_touch_the_control_plane(emu):
     emu.control.add_fault(None, ".*", count=100, status=500)
     assert emu.control.health() == {"status": "ok"}
     assert emu.control.journal() == []
+
+
+# -- commit_later: answered now, committed later on the emulator clock ---------------------------------------
+def late_posts(emu) -> list[tuple[int, str | None, bool]]:
+    """(status, fault id, committed late) of every journaled POST /connections, oldest first."""
+    entries = emu.control.journal(method="POST", path=CONNECTIONS)
+    return [(e["status"], e["fault"], e.get("committed_late", False)) for e in entries]
+
+
+def test_commit_later_defaults(emu):
+    emu.control.add_fault("POST", CONNECTIONS, action="commit_later")
+    (rule,) = emu.control.faults()
+    assert (rule["status"], rule["commit_after"]) == (504, 2.0)
+
+
+def test_commit_later_answers_504_now_and_commits_once_the_clock_passes(emu, fs):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=30)
+    response = fs.post("/connections", json=BODY)
+    assert response.status_code == 504
+    assert flow_error_code(response) == "1104-504"  # the gateway's own timeout body
+    assert names(emu) == []
+    assert fs.get("/connections", params={"property": "name==faulty"}).json()["items"] == []
+    assert emu.control.stats()["pending_commits"] == 1
+    emu.control.advance_clock(25)
+    assert names(emu) == []
+    emu.control.advance_clock(5)
+    assert names(emu) == ["faulty"]
+    emu.control.advance_clock(60)
+    assert fs.get("/connections", params={"property": "name==faulty"}).json()["items"][0]["name"] == "faulty"
+    assert names(emu) == ["faulty"]  # exactly once
+    assert late_posts(emu) == [(504, fault, False), (201, fault, True)]
+    stats = emu.control.stats()
+    assert stats["pending_commits"] == 0
+    assert stats["faults_injected"] == {"504": 1}
+    assert stats["responses"]["504"] == 1 and "201" not in stats["responses"]  # nobody received the late 201
+
+
+def test_commit_later_is_performed_before_the_next_request_of_any_path(emu, fs):
+    emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=30)
+    assert fs.post("/connections", json=BODY).status_code == 504
+    emu.state.clock.advance(30)  # in-process: no control call performs it
+    assert emu.state.faults.pending() == 1
+    fetch_token(emu.url)  # an IMS request
+    assert emu.state.faults.pending() == 0
+    assert names(emu) == ["faulty"]
+
+
+def test_commit_later_keeps_the_callers_context(emu, flow_client):
+    dev = flow_client("dev")
+    emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=5)
+    assert dev.post("/connections", json=BODY).status_code == 504
+    emu.control.expire_tokens()  # the token it arrived with is no longer valid when it is performed
+    emu.control.advance_clock(5)
+    token = fetch_token(emu.url)
+    dev_items = FlowClient(emu.url, token, sandbox="dev").get("/connections").json()["items"]
+    assert [c["name"] for c in dev_items] == ["faulty"]
+    assert FlowClient(emu.url, token).get("/connections").json()["items"] == []
+    assert [e["status"] for e in emu.control.journal(method="POST", path=CONNECTIONS)] == [504, 201]
+
+
+def test_commit_later_refused_at_the_gateway_defers_nothing(emu, fs):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=1)
+    response = requests.post(f"{emu.url}{CONNECTIONS}", json=BODY, timeout=10)  # no token
+    assert response.status_code == 403 and response.json()["error_code"] == "403010"
+    assert emu.control.stats()["pending_commits"] == 0
+    emu.control.advance_clock(5)
+    assert names(emu) == []
+    assert late_posts(emu) == [(403, fault, False)]
+
+
+def test_commit_later_makes_an_immediate_resend_a_duplicate(emu, fs):
+    """Why clients must settle: the POST re-sent after the 504 commits, then the first one does too."""
+    emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=3)
+    assert fs.post("/connections", json=BODY).status_code == 504
+    assert fs.post("/connections", json=BODY).status_code == 201
+    assert names(emu) == ["faulty"]
+    emu.control.advance_clock(3)
+    assert names(emu) == ["faulty", "faulty"]
+
+
+def test_commit_later_each_match_commits_in_arrival_order(emu, fs):
+    emu.control.add_fault("POST", CONNECTIONS, count=2, action="commit_later", commit_after=10)
+    for name in ("first", "second"):
+        assert fs.post("/connections", json={**BODY, "name": name}).status_code == 504
+    assert emu.control.stats()["pending_commits"] == 2
+    emu.control.advance_clock(10)
+    assert names(emu) == ["first", "second"]
+
+
+@pytest.mark.parametrize("drop", ["reset", "clear_faults", "remove_fault"])
+def test_pending_commits_are_dropped_by_reset_and_clearing_faults(emu, fs, drop):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=5)
+    assert fs.post("/connections", json=BODY).status_code == 504
+    assert emu.control.faults() == []  # the rule expired; its commit is still owed
+    assert emu.control.stats()["pending_commits"] == 1
+    if drop == "remove_fault":
+        emu.control.remove_fault(fault)
+    else:
+        getattr(emu.control, drop)()
+    assert emu.control.stats()["pending_commits"] == 0
+    emu.control.advance_clock(60)
+    assert names(emu) == []
+    assert not any(e.get("committed_late") for e in emu.control.journal())
+    with pytest.raises(EmulatorControlError):
+        emu.control.remove_fault(fault)  # nothing left of it
+
+
+def test_an_ambiguous_create_through_the_client_ends_with_one_connection(emu):
+    """A create the gateway answered 504 but AEP commits 0.2 s later: the client's settle window finds it.
+
+    The emulator clock runs in real time, so the commit falls due while the client polls its lookup; with
+    no back-off the first lookup comes right after the 504, before the commit.
+    """
+    settings = AEPSettings(
+        client_id=CLIENT_ID, client_secret="s", org_id=ORG, platform_url=emu.url, ims_url=emu.url, read_timeout=1.0
+    )
+    retry = RetryPolicy(initial_backoff=0, max_backoff=0)  # real sleeps in the settle loop, none between tries
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="commit_later", commit_after=0.2)
+    started = time.monotonic()
+    with FlowServiceClient(settings, retry=retry, token_cache=TokenCache()) as client:
+        created = client.create_connection(BODY)
+    assert time.monotonic() - started < RECONCILE_WINDOW_FACTOR * settings.read_timeout  # within the window
+    emu.control.advance_clock(1)  # whatever is still owed is performed now: a re-sent create would show twice
+    assert emu.control.stats()["pending_commits"] == 0
+    assert [c["id"] for c in emu.control.state()["connections"]] == [created.id]
+    assert late_posts(emu) == [(504, fault, False), (201, fault, True)]  # one POST sent, never re-sent
