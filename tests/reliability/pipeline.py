@@ -1,11 +1,16 @@
 """A fast stand-in for Airflow's task runner, for running the onboarding pipeline hundreds of times.
 
-It runs the same operators as ``dags_examples/hubspot_onboarding.py`` in the DAG's order (base connection →
-explore → one source connection per table → target connection → one dataflow per table → run → wait),
-each task with Airflow's retry semantics: an exception fails the try, a *fresh* operator instance is built
+It runs the same operators as ``dags_examples/hubspot_onboarding.py``, source side and target side, in an
+order the DAG allows: the base connection, explore, then for each table (the DAG's mapped ``onboard_table``
+group) explore the table → field group → schema → dataset → mapping set → source connection → target
+connection → dataflow (with the mapping) → run (adopting a new ``once`` flow's own first run) → wait.
+Resource names are the DAG's (``resource_names``): every one starts with ``connection_name``.
+
+Each task gets Airflow's retry semantics: an exception fails the try, a *fresh* operator instance is built
 for the next try (nothing carries over in memory, as with a new worker process), up to ``retries`` times;
 ``AirflowFailException`` (e.g. a failed dataflow run) is not retried; a task whose tries are exhausted stops
-the pipeline, as ``upstream_failed`` would. XCom values are passed on like ``.output`` references.
+the pipeline, as ``upstream_failed`` would. XCom values are passed on like ``.output`` references, and the
+XComs a task pushes (``created``) like ``.output["created"]``.
 
 The only test-specific parts: the hook is given a :class:`RetryPolicy` with short back-offs (the decisions are
 the production ones; only the waits are shorter) whose sleeps are counted, and the sensor is driven by
@@ -24,10 +29,34 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_aep.client.http import RetryPolicy
 from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
 
-DATASET_ID = "5ed5639d798a22191b6987b2"
-SCHEMA_ID = "https://ns.adobe.com/tenant/schemas/0123456789abcdef"
 DELTA_COLUMN = "Updated_At"
 SENSOR_DEADLINE = 15.0
+#: The per-table tasks, in the order they run (``<task>[<map index>]`` in results and hooks).
+TABLE_TASKS = (
+    "explore_table",
+    "create_field_group",
+    "create_schema",
+    "create_dataset",
+    "create_mapping_set",
+    "create_source_connection",
+    "create_target_connection",
+    "create_dataflow",
+    "trigger_run",
+    "wait_for_run",
+)
+
+
+def resource_names(connection_name: str, table_path: str) -> dict[str, str]:
+    """The DAG's ``resource_names`` task: one name per resource of a table, each starting with the connection's."""
+    prefix = f"{connection_name}: {table_path}"
+    return {
+        "field_group": f"{prefix} fields",
+        "schema": prefix,
+        "dataset": prefix,
+        "mapping_set": f"{prefix} mapping",
+        "target_connection": f"{prefix} target",
+        "dataflow": f"{prefix} dataflow",
+    }
 
 
 class RecordingTI:
@@ -77,11 +106,18 @@ class PipelineFailed(Exception):
 
 @dataclass
 class PipelineResult:
+    """What the tasks returned, per table path (what the DAG's XComs would hold)."""
+
     base_connection_id: str | None = None
     tables: list[str] = field(default_factory=list)
+    field_group_ids: dict[str, str] = field(default_factory=dict)
+    schema_ids: dict[str, str] = field(default_factory=dict)
+    dataset_ids: dict[str, str] = field(default_factory=dict)
+    mapping_set_ids: dict[str, str] = field(default_factory=dict)
     source_connection_ids: dict[str, str] = field(default_factory=dict)
-    target_connection_id: str | None = None
+    target_connection_ids: dict[str, str] = field(default_factory=dict)
     flow_ids: dict[str, str] = field(default_factory=dict)
+    flows_created: dict[str, bool] = field(default_factory=dict)
     run_ids: dict[str, str] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure: PipelineFailed | None = None
@@ -101,6 +137,8 @@ class FastTaskRunner:
         self.retries = retries
         self.result = result
         self.policy = policy
+        #: The XComs (besides ``return_value``) the successful try of each task pushed.
+        self.xcoms: dict[str, dict[str, Any]] = {}
 
     def _prepare(self, op: Any) -> Any:
         op.__dict__["hook"] = AEPFlowServiceHook(aep_conn_id=op.aep_conn_id, retry=self.policy)
@@ -122,13 +160,17 @@ class FastTaskRunner:
     def run(self, task: str, factory: Callable[[], Any]) -> Any:
         for try_number in range(1, self.retries + 2):
             op = self._prepare(factory())
+            ti = RecordingTI()
             try:
-                return self._execute(op, {"ti": RecordingTI()})
+                value = self._execute(op, {"ti": ti})
             except Exception as err:
                 self.result.failed_tries.append(TaskFailure(task, try_number, err))
                 if isinstance(err, AirflowFailException) or try_number > self.retries:
                     raise PipelineFailed(task, err) from err
                 self.result.task_retries += 1
+                continue
+            self.xcoms[task] = ti.xcoms
+            return value
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -141,10 +183,13 @@ def run_onboarding(
     between_tasks: Callable[[str], None] | None = None,
 ) -> PipelineResult:
     """Run the onboarding pipeline once; never raises for a task failure (see ``result.failure``)."""
+    from airflow_provider_aep.operators.catalog import CreateDatasetOperator
     from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator
-    from airflow_provider_aep.operators.explore import AEPExploreConnectionOperator
+    from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
+    from airflow_provider_aep.operators.explore import ExploreConnectionOperator
     from airflow_provider_aep.operators.flows import CreateDataflowOperator
     from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
+    from airflow_provider_aep.operators.schema_registry import CreateFieldGroupOperator, CreateSchemaOperator
     from airflow_provider_aep.operators.source_connections import CreateSourceConnectionOperator
     from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
     from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
@@ -158,58 +203,93 @@ def run_onboarding(
         hook_point(task)
         return runner.run(task, factory)
 
+    def onboard_table(index: int, path: str) -> None:
+        names = resource_names(connection_name, path)
+
+        def task(name: str, factory: Callable[[], Any]) -> Any:
+            return step(f"{name}[{index}]", factory)
+
+        table = task(
+            "explore_table",
+            lambda: ExploreConnectionOperator(
+                task_id="explore_table", base_connection_id=base, object_type="table", table=path
+            ),
+        )
+        field_group = result.field_group_ids[path] = task(
+            "create_field_group",
+            lambda: CreateFieldGroupOperator(task_id="create_field_group", table=table, title=names["field_group"]),
+        )
+        schema = result.schema_ids[path] = task(
+            "create_schema",
+            lambda: CreateSchemaOperator(task_id="create_schema", title=names["schema"], field_group_ids=field_group),
+        )
+        dataset = result.dataset_ids[path] = task(
+            "create_dataset",
+            lambda: CreateDatasetOperator(task_id="create_dataset", name=names["dataset"], schema_id=schema),
+        )
+        mapping = result.mapping_set_ids[path] = task(
+            "create_mapping_set",
+            lambda: CreateMappingSetOperator(
+                task_id="create_mapping_set", schema_id=schema, table=table, name=names["mapping_set"]
+            ),
+        )
+        source = result.source_connection_ids[path] = task(
+            "create_source_connection",
+            lambda: CreateSourceConnectionOperator(
+                task_id="create_source_connection", base_connection_id=base, table_path=path
+            ),
+        )
+        target = result.target_connection_ids[path] = task(
+            "create_target_connection",
+            lambda: CreateTargetConnectionOperator(
+                task_id="create_target_connection",
+                dataset_id=dataset,
+                schema_id=schema,
+                name=names["target_connection"],
+            ),
+        )
+        flow = result.flow_ids[path] = task(
+            "create_dataflow",
+            lambda: CreateDataflowOperator(
+                task_id="create_dataflow",
+                source_connection_ids=source,
+                target_connection_id=target,
+                mapping_id=mapping,
+                delta_column=DELTA_COLUMN,
+                schedule={"frequency": "once"},
+                name=names["dataflow"],
+            ),
+        )
+        created = result.flows_created[path] = bool(runner.xcoms[f"create_dataflow[{index}]"].get("created"))
+        run_id = result.run_ids[path] = task(
+            "trigger_run",
+            lambda: TriggerFlowRunOperator(task_id="trigger_run", flow_id=flow, adopt_first_run=created),
+        )
+        result.runs[path] = task(
+            "wait_for_run",
+            lambda: AEPFlowRunSensor(
+                task_id="wait_for_run",
+                run_id=run_id,
+                deferrable=False,
+                poke_interval=0,
+                failed_records_policy="warn",
+            ),
+        )
+
     try:
-        base = step(
+        base = result.base_connection_id = step(
             "create_base_connection",
             lambda: CreateHubSpotConnectionOperator(task_id="create_base_connection", name=connection_name),
         )
-        result.base_connection_id = base
         paths = step(
             "explore_tables",
-            lambda: AEPExploreConnectionOperator(
+            lambda: ExploreConnectionOperator(
                 task_id="explore_tables", base_connection_id=base, table_filter=list(tables), return_paths=True
             ),
         )
         result.tables = list(paths)
         for index, path in enumerate(paths):
-            result.source_connection_ids[path] = step(
-                f"create_source_connection[{index}]",
-                lambda path=path: CreateSourceConnectionOperator(
-                    task_id="create_source_connection", base_connection_id=base, table_path=path
-                ),
-            )
-        target = step(
-            "create_target_connection",
-            lambda: CreateTargetConnectionOperator(
-                task_id="create_target_connection", dataset_id=DATASET_ID, schema_id=SCHEMA_ID
-            ),
-        )
-        result.target_connection_id = target
-        for index, path in enumerate(paths):
-            source = result.source_connection_ids[path]
-            result.flow_ids[path] = step(
-                f"create_dataflow[{index}]",
-                lambda source=source: CreateDataflowOperator(
-                    task_id="create_dataflow",
-                    source_connection_ids=source,
-                    target_connection_id=target,
-                    delta_column=DELTA_COLUMN,
-                    schedule={"frequency": "once"},
-                ),
-            )
-        for index, path in enumerate(paths):
-            flow = result.flow_ids[path]
-            result.run_ids[path] = step(
-                f"trigger_run[{index}]", lambda flow=flow: TriggerFlowRunOperator(task_id="trigger_run", flow_id=flow)
-            )
-        for index, path in enumerate(paths):
-            run_id = result.run_ids[path]
-            result.runs[path] = step(
-                f"wait_for_run[{index}]",
-                lambda run_id=run_id: AEPFlowRunSensor(
-                    task_id="wait_for_run", run_id=run_id, deferrable=False, poke_interval=0
-                ),
-            )
+            onboard_table(index, path)
     except PipelineFailed as failure:
         result.failure = failure
     result.client_retries = len(sleeps.waits)

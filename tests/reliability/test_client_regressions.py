@@ -138,9 +138,12 @@ def test_a_timed_out_create_that_never_shows_up_is_resent_after_the_window(clien
 
 
 def test_a_5xx_answered_create_is_looked_up_once_then_resent(client, http, ims_ok, sleeps):
-    """An answer (even 5xx) means AEP finished with the request: no waiting before the re-send."""
+    """A 500 from the service itself means it finished with the request: no waiting before the re-send.
+
+    (A gateway's 502/504 is another matter: the backend may still commit, see docs/reliability.md.)
+    """
     _lookup(http, [])
-    http.add(responses.POST, FS + "/connections", status=502, json={"title": "Bad Gateway"})
+    http.add(responses.POST, FS + "/connections", status=500, json={"title": "Internal Server Error"})
     _lookup(http, [])
     http.add(responses.POST, FS + "/connections", json={"id": "second", "etag": '"e"'}, status=201)
     assert client.create_connection(BODY).id == "second"

@@ -1,22 +1,29 @@
 """Fault injection: the onboarding pipeline under random mixes of 5xx, 429, timeouts, drops and half-done creates.
 
+The pipeline is the whole onboarding, source and target side (field group, schema, dataset, mapping set,
+source and target connection, dataflow, run), and the faults hit every service it calls: Flow Service,
+Schema Registry, Catalog, Data Prep and IMS.
+
 ``AEP_FAULT_TRIALS`` trials (20 in the normal suite, 200 with ``make fault-suite``), seed ``AEP_FAULT_SEED``.
 Each trial must end green or with a clear, typed failure, and leave exactly one resource per natural key
-(0 duplicates, 0 orphans), also after a failed run is cleared and re-run. The figures are written to
-``test-artifacts/reliability/fault-injection-<N>-trials.json`` and printed; docs/reliability.md quotes them.
+(0 duplicates, 0 orphans, every link between them right), also after a failed run is cleared and re-run. The
+figures are written to ``test-artifacts/reliability/fault-injection-<N>-trials.json`` and printed;
+docs/reliability.md quotes them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import pytest
 
+from airflow_provider_aep.client.errors import AEPServerError
 from tests.reliability.artifacts import write_artifact
 from tests.reliability.pipeline import run_onboarding
-from tests.reliability.trials import FS, plan_trial, resource_audit, run_trial, summarize
+from tests.reliability.trials import CATALOG, CONVERSION, FS, SR, plan_trial, resource_audit, run_trial, summarize
 
 TRIALS = int(os.environ.get("AEP_FAULT_TRIALS", "20"))
 SEED = int(os.environ.get("AEP_FAULT_SEED", "20261128"))
@@ -34,6 +41,7 @@ def test_randomized_fault_trials(fault_emulator):
     assert summary["outcomes"]["green"] + summary["outcomes"]["failed_clearly"] == TRIALS
     assert summary["outcomes"]["green_after_clearing_the_failed_run"] == TRIALS - summary["outcomes"]["green"]
     assert (summary["duplicates"], summary["orphans"], summary["missing"]) == (0, 0, 0)
+    assert (summary["duplicates_before_recovery"], summary["inconsistent"], summary["false_mismatches"]) == (0, 0, 0)
     assert summary["faults_injected_total"] >= TRIALS  # every trial really met at least one fault
 
 
@@ -48,6 +56,7 @@ def test_trial_plans_are_reproducible_and_cover_every_kind():
         "commit_then_fail",
         "commit_then_drop",
         "slow_commit",
+        "commit_later",
         "http_401",
         "persistent_5xx",
     }
@@ -94,8 +103,162 @@ def test_a_create_committed_later_than_the_window_is_the_documented_limit(fault_
     assert (audit["duplicates"], audit["orphans"]) == (1, 1)
 
 
+def test_trial_plans_aim_half_done_creates_at_every_service():
+    """Over the 200 plans of ``make fault-suite``, commit_then_fail and commit_then_drop hit every target-side
+    create (field group, schema, dataset, mapping set)."""
+    aimed = {
+        (f.kind, f.path)
+        for i in range(200)
+        for f in plan_trial(SEED, i).faults
+        if f.kind in ("commit_then_fail", "commit_then_drop")
+    }
+    for path in TARGET_CREATES.values():
+        assert {("commit_then_fail", path), ("commit_then_drop", path)} <= aimed, path
+
+
+# --------------------------------------------------------------------------- the target side's creates, pinned
+TARGET_CREATES = {
+    "fieldgroups": f"{SR}/tenant/fieldgroups",
+    "schemas": f"{SR}/tenant/schemas",
+    "dataSets": f"{CATALOG}/dataSets",
+    "mappingSets": f"{CONVERSION}/mappingSets",
+}
+HALF_DONE = {
+    "commit_then_drop": {"action": "commit_then_drop"},
+    "commit_then_fail_502": {"action": "commit_then_fail", "status": 502},
+    "commit_then_fail_504": {"action": "commit_then_fail", "status": 504},
+    "slow_commit": {"action": "delay", "latency": 1.2},
+}
+
+
+@pytest.mark.parametrize("fault", list(HALF_DONE), ids=list(HALF_DONE))
+@pytest.mark.parametrize("collection", list(TARGET_CREATES), ids=list(TARGET_CREATES))
+def test_a_half_done_target_side_create_is_found_not_resent(fault_emulator, collection, fault):
+    """Committed, then the answer is lost (dropped, 5xx, or too late): one POST, one resource, all linked."""
+    control = fault_emulator.control
+    control.configure(run_start_delay=0.0, run_duration=0.0)
+    path = TARGET_CREATES[collection]
+    control.add_fault("POST", path, **HALF_DONE[fault])
+    tables = ["Hubspot.Contacts"]
+    result = run_onboarding(connection_name="half done", tables=tables)
+    assert result.ok, result.failure
+    _land_posts(fault_emulator, path, 1)
+    assert len(control.journal(method="POST", path=path)) == 1, "the create was sent again"
+    assert len(control.state()[collection]) == 1
+    audit = resource_audit(control.state(), result, tables, "half done")
+    assert (audit["duplicates"], audit["orphans"], audit["missing"], audit["inconsistent"]) == (0, 0, 0, 0), audit
+    assert result.task_retries == 0  # the client reconciled it within the try
+
+
+# The list a create's natural-key lookup reads, per collection.
+LOOKUPS = {
+    "connections": f"{FS}/connections",
+    "sourceConnections": f"{FS}/sourceConnections",
+    "targetConnections": f"{FS}/targetConnections",
+    "flows": f"{FS}/flows",
+    "fieldgroups": f"{SR}/tenant/fieldgroups",
+    "schemas": f"{SR}/tenant/schemas",
+    "dataSets": f"{CATALOG}/dataSets",
+    "mappingSets": f"{CONVERSION}/mappingSets",
+}
+CREATE_PATHS = {**{c: f"{FS}/{c}" for c in ("connections", "sourceConnections", "targetConnections", "flows")}}
+CREATE_PATHS.update(TARGET_CREATES)
+
+
+def _when_taken(control, rule_id: str, then) -> threading.Thread:
+    """Call ``then()`` as soon as the emulator has taken fault ``rule_id`` (a count-1 rule leaves the list)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 20
+        while any(r["id"] == rule_id for r in control.faults()):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
+        then()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("collection", list(LOOKUPS), ids=list(LOOKUPS))
+def test_a_create_committed_by_a_try_that_then_failed_for_good_is_reused_after_clearing(fault_emulator, collection):
+    """The create is committed but its answer is lost, and from then on every lookup of that kind fails (503), so
+    the task fails for good without knowing the id. Clearing the DAG run must find and reuse that resource
+    (created=False on the reuse path, which verifies it), not make a second one.
+
+    The lookup fault is added only once the emulator holds the POST (0.4 s, then commit and drop), so the
+    lookups *before* the create still pass.
+    """
+    control = fault_emulator.control
+    control.configure(run_start_delay=0.0, run_duration=0.0)
+    tables = ["Hubspot.Contacts"]
+    post = control.add_fault("POST", CREATE_PATHS[collection], action="commit_then_drop", latency=0.4)
+    watcher = _when_taken(control, post, lambda: control.add_fault("GET", LOOKUPS[collection], status=503, count=200))
+    failed = run_onboarding(connection_name="committed then failed", tables=tables, retries=1)
+    watcher.join(5)
+    assert not failed.ok, "the lookup fault did not bite"
+    assert isinstance(failed.failure.error, AEPServerError) and "HTTP 503" in str(failed.failure.error)
+    assert len(control.state()[collection]) == 1
+    unreferenced = resource_audit(control.state(), failed, tables, "committed then failed")
+    # The committed resource, whose id the pipeline never learnt (and a new dataflow's own first run).
+    assert (unreferenced["duplicates"], unreferenced["orphans"]) == (0, 2 if collection == "flows" else 1)
+
+    control.clear_faults()
+    cleared = run_onboarding(connection_name="committed then failed", tables=tables, retries=1)
+    assert cleared.ok, cleared.failure
+    audit = resource_audit(control.state(), cleared, tables, "committed then failed")
+    assert (audit["duplicates"], audit["orphans"], audit["missing"], audit["inconsistent"]) == (0, 0, 0, 0), audit
+    assert len(control.journal(method="POST", path=CREATE_PATHS[collection])) == 1
+    assert control.journal(method="PATCH") == []  # the reused resource already was what the task asks for
+    runs = [r for r in control.state()["runs"] if r["flowId"] == cleared.flow_ids[tables[0]]]
+    # A dataflow whose create the failed run never saw answered: the cleared run does not know it made it
+    # (created=False), so it starts a run of its own next to the flow's first one (see docs/reliability.md).
+    assert len(runs) == (2 if collection == "flows" else 1)
+
+
+@pytest.mark.parametrize("collection", list(TARGET_CREATES), ids=list(TARGET_CREATES))
+def test_a_target_side_create_committed_later_than_the_window(fault_emulator, collection):
+    """Processed 2.5 s late, after the reconciliation window (0.5 s + 2 x 0.5 s): the create is sent again.
+
+    The Schema Registry refuses the late original (titles are unique, ``XDM-1521-400``), so nothing is
+    duplicated. Catalog and Data Prep have no unique field: the late original lands as a second dataset or
+    mapping set (the documented limit, as for the Flow Service). It is the newer one, so the pipeline's id is
+    the oldest, which the next run's lookup keeps using. (Unlike the Flow Service's lookups, the dataset and
+    mapping set operators do not warn that two match.)
+    """
+    control = fault_emulator.control
+    control.configure(run_start_delay=0.0, run_duration=0.0)
+    path = TARGET_CREATES[collection]
+    control.add_fault("POST", path, action="delay", latency=2.5)
+    tables = ["Hubspot.Contacts"]
+    first = run_onboarding(connection_name="very slow create", tables=tables)
+    assert first.ok, first.failure
+    posts = _land_posts(fault_emulator, path, 2)
+    made = control.state()[collection]
+    unique_titles = collection in ("fieldgroups", "schemas")
+    assert len(made) == (1 if unique_titles else 2)
+    if unique_titles:
+        assert sorted(p["status"] for p in posts) == [201, 400]  # the late original met the title
+    again = run_onboarding(connection_name="very slow create", tables=tables)
+    assert again.ok, again.failure
+    assert again.dataset_ids == first.dataset_ids and again.mapping_set_ids == first.mapping_set_ids
+    audit = resource_audit(control.state(), again, tables, "very slow create")
+    assert audit["inconsistent"] == 0, audit
+    assert (audit["duplicates"], audit["orphans"]) == ((0, 0) if unique_titles else (1, 1))
+
+
+def _land_posts(emulator, path: str, count: int) -> list[dict]:
+    deadline = time.monotonic() + 10
+    while len(posts := emulator.control.journal(method="POST", path=path)) < count:
+        assert time.monotonic() < deadline, "the delayed create never reached the emulator"
+        time.sleep(0.05)
+    return posts
+
+
 # --------------------------------------------------------------------------- a few trials through dag.test()
 DAG_ID = "aep_hubspot_onboarding"
+GROUP = "onboard_table"
 DAG_TEST_TRIALS = int(os.environ.get("AEP_FAULT_DAG_TEST_TRIALS", "3"))
 DAG_TEST_RETRIES = 3
 
@@ -120,27 +283,32 @@ def onboarding_with_retries(airflow_db):
     return dag
 
 
-def _pipeline_result_from_xcoms(dag_run, tables):
+def _pipeline_result_from_xcoms(dag_run):
+    """What the DAG run's XComs say it made, in the shape the pipeline reports (per table path)."""
     from tests.conftest import xcoms_of
     from tests.reliability.pipeline import PipelineResult
 
     def value(raw):
-        return json.loads(raw) if isinstance(raw, str) and raw.startswith('"') else raw
+        return json.loads(raw) if isinstance(raw, str) and raw[:1] in ('"', "[") else raw
 
     xcoms = {k: value(v) for k, v in xcoms_of(dag_run).items() if k[2] == "return_value"}
-    paths = value(xcoms.get(("explore_tables", -1, "return_value"))) or []
-    paths = json.loads(paths) if isinstance(paths, str) else paths
-    by_index = {task: {} for task in ("create_source_connection", "create_dataflow")}
+    paths = list(xcoms.get(("explore_tables", -1, "return_value")) or [])
+    result = PipelineResult(base_connection_id=xcoms.get(("create_base_connection", -1, "return_value")), tables=paths)
+    fields = {
+        "create_field_group": result.field_group_ids,
+        "create_schema": result.schema_ids,
+        "create_dataset": result.dataset_ids,
+        "create_mapping_set": result.mapping_set_ids,
+        "create_source_connection": result.source_connection_ids,
+        "create_target_connection": result.target_connection_ids,
+        "create_dataflow": result.flow_ids,
+        "trigger_run": result.run_ids,
+    }
     for (task, index, _), v in xcoms.items():
-        if task in by_index:
-            by_index[task][index] = v
-    return PipelineResult(
-        base_connection_id=xcoms.get(("create_base_connection", -1, "return_value")),
-        tables=list(paths),
-        source_connection_ids={paths[i]: v for i, v in by_index["create_source_connection"].items()},
-        target_connection_id=xcoms.get(("create_target_connection", -1, "return_value")),
-        flow_ids={str(i): v for i, v in by_index["create_dataflow"].items()},
-    )
+        name = task.removeprefix(f"{GROUP}.")
+        if name in fields and 0 <= index < len(paths):
+            fields[name][paths[index]] = v
+    return result
 
 
 def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries, fault_emulator):
@@ -154,9 +322,11 @@ def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries
     from airflow.utils.state import DagRunState
 
     from airflow_provider_aep.client.auth import TOKENS
-    from tests.reliability.trials import PlannedFault, TrialPlan, wait_until_landed
+    from airflow_provider_aep.client.schema_registry import TENANTS
+    from tests.reliability.trials import PlannedFault, TrialPlan, service_of, wait_until_landed
 
     figures = {"trials": 0, "green": 0, "task_retries": 0, "faults_injected_by_kind": {}, "duplicates": 0, "orphans": 0}
+    figures["faults_injected_by_service"] = {}
     control = fault_emulator.control
     for i in range(DAG_TEST_TRIALS):
         random_plan = plan_trial(SEED + 10_000, i)
@@ -166,6 +336,7 @@ def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries
         control.reset()
         control.configure(run_start_delay=0.2, run_duration=0.2)  # the sensor defers; its trigger polls
         TOKENS.clear()
+        TENANTS.clear()
         for fault in plan.faults:
             fault.id = control.add_fault(method=fault.method, path=fault.path, **fault.rule)
 
@@ -177,17 +348,21 @@ def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries
         states = {(ti.task_id, ti.map_index): str(ti.state) for ti in tis}
         tries = {(ti.task_id, ti.map_index): ti.try_number for ti in tis}
         assert dag_run.state == DagRunState.SUCCESS, (plan, states, tries)
-        assert max(n for (task, _), n in tries.items() if task == "create_dataflow") == 2, tries
+        assert max(n for (task, _), n in tries.items() if task == f"{GROUP}.create_dataflow") == 2, tries
 
-        result = _pipeline_result_from_xcoms(dag_run, plan.tables)
+        result = _pipeline_result_from_xcoms(dag_run)
         assert sorted(result.tables) == sorted(plan.tables)
-        audit = resource_audit(control.state(), result, plan.tables)
-        assert (audit["duplicates"], audit["orphans"], audit["missing"]) == (0, 0, 0), (plan, audit)
+        audit = resource_audit(control.state(), result, plan.tables, plan.connection_name)
+        problems = (audit["duplicates"], audit["orphans"], audit["missing"], audit["inconsistent"])
+        assert problems == (0, 0, 0, 0), (plan, audit)
         kinds = {f.id: f.kind for f in plan.faults}
         for entry in control.journal():
             if entry["fault"]:
                 kind = kinds[entry["fault"]]
                 figures["faults_injected_by_kind"][kind] = figures["faults_injected_by_kind"].get(kind, 0) + 1
+                service = service_of(entry["path"])
+                by_service = figures["faults_injected_by_service"]
+                by_service[service] = by_service.get(service, 0) + 1
         figures["trials"] += 1
         figures["green"] += 1
         figures["task_retries"] += sum(max(0, n - 1) for n in tries.values())

@@ -14,7 +14,9 @@ from airflow_provider_aep.client.auth import TOKENS
 from airflow_provider_aep.client.errors import AEPAuthError, AEPRateLimitError, AEPServerError, AEPTransportError
 from tests.conftest import AEP_CLIENT_SECRET
 from tests.reliability.pipeline import SleepRecorder, fast_policy, run_onboarding
-from tests.reliability.trials import FS, IMS
+from tests.reliability.trials import CATALOG, CONVERSION, FS, IMS, SR
+
+PLATFORM = "/data/foundation/.*"  # every service the pipeline calls: Flow Service, Schema Registry, Catalog, Data Prep
 
 TABLES = ["Hubspot.Contacts", "Hubspot.Deals"]
 MAX_ATTEMPTS = fast_policy(SleepRecorder()).max_attempts
@@ -25,13 +27,13 @@ def ims_requests(emulator) -> list[dict]:
 
 
 def platform_401s(emulator) -> list[dict]:
-    return [e for e in emulator.control.journal(path=FS + "/.*") if e["status"] == 401]
+    return [e for e in emulator.control.journal(path=PLATFORM) if e["status"] == 401]
 
 
 def bearer_tokens(emulator) -> list[str]:
     """The distinct bearer tokens the emulator saw, in order of first use."""
     seen: list[str] = []
-    for entry in emulator.control.journal(path=FS + "/.*"):
+    for entry in emulator.control.journal(path=PLATFORM):
         token = entry["headers"].get("authorization", "").removeprefix("Bearer ")
         if token and token not in seen:
             seen.append(token)
@@ -56,7 +58,17 @@ def one_task(emulator, **fault):
 
 
 @pytest.mark.parametrize("how", ["revoked", "clock"])
-@pytest.mark.parametrize("before_task", ["explore_tables", "create_target_connection", "wait_for_run[0]"])
+@pytest.mark.parametrize(
+    "before_task",
+    [
+        "explore_tables",
+        "create_schema[0]",  # Schema Registry
+        "create_dataset[0]",  # Catalog
+        "create_mapping_set[1]",  # Data Prep
+        "create_target_connection[1]",
+        "wait_for_run[0]",
+    ],
+)
 def test_expiry_between_tasks_costs_exactly_one_refresh(fault_emulator, how, before_task):
     """The cached token dies between two tasks: the next call gets one 401, one new token, and succeeds."""
     control = fault_emulator.control
@@ -118,7 +130,7 @@ def test_ims_down_or_throttling_is_retried_a_bounded_number_of_times(fault_emula
     assert message in str(err) and "/ims/token/v3" in str(err)
     assert AEP_CLIENT_SECRET not in str(err)
     assert len(wait_for_journal(fault_emulator, MAX_ATTEMPTS, method="POST", path=IMS)) == MAX_ATTEMPTS
-    assert fault_emulator.control.journal(path=FS + "/.*") == []  # nothing reached Platform without a token
+    assert fault_emulator.control.journal(path=PLATFORM) == []  # nothing reached Platform without a token
 
 
 def test_a_transient_ims_failure_is_absorbed(fault_emulator):
@@ -140,7 +152,16 @@ def test_wrong_client_secret_fails_at_once_with_a_clear_error(fault_emulator):
     assert len(ims_requests(fault_emulator)) == 3  # one per Airflow try (retries=2), none by the client
 
 
-@pytest.mark.parametrize("path", [f"{FS}/connections", f"{FS}/flowSpecs"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{FS}/connections",
+        f"{FS}/flowSpecs",
+        f"{SR}/tenant/fieldgroups",
+        f"{CATALOG}/dataSets",
+        f"{CONVERSION}/mappingSets",
+    ],
+)
 def test_a_401_right_after_a_fresh_token_is_not_retried_forever(fault_emulator, path):
     """Platform keeps answering 401 even to a brand-new token (e.g. the credential lost its product profile):
     one refresh, one re-send, then a clear AEPAuthError; Airflow's retries repeat that, bounded."""

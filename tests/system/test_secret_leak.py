@@ -116,11 +116,17 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(airflow_server, airflo
     control = system_emulator.control
     control.clear_faults()
 
-    run = airflow_api.run_dag(
-        ONBOARDING,
-        conf={"connection_name": "secret leak check", "tables": ["Hubspot.Contacts", "Hubspot.Deals"]},
-        timeout=240,
+    # Hold the emulated runs in progress until the sensors deferred, so a trigger log surely exists to be
+    # scanned, however busy the machine (a run must not end before the sensor's first check).
+    control.configure(run_start_delay=0.0, run_duration=3600.0)
+    airflow_api.wait_for_dag(ONBOARDING)
+    airflow_api.unpause(ONBOARDING)
+    run_id = airflow_api.trigger(
+        ONBOARDING, conf={"connection_name": "secret leak check", "tables": ["Hubspot.Contacts", "Hubspot.Deals"]}
     )
+    airflow_api.wait_for_tasks(ONBOARDING, run_id, "onboard_table.wait_for_run", "deferred", count=2, timeout=300)
+    control.advance_clock(7200)
+    run = airflow_api.wait_for_run(ONBOARDING, run_id, timeout=240)
     tis = {
         (ti["task_id"], ti["map_index"]): ti["state"]
         for ti in airflow_api.task_instances(ONBOARDING, run["dag_run_id"])
