@@ -189,6 +189,18 @@ LINK_CONFIG: dict[str, Any] = {
     }
 }
 
+# ``aep://<org>/<sandbox>/datasets/<id>`` assets (``assets.py``): Airflow normalises and validates every such
+# URI through the handler, the hook-lineage collector builds assets through the factory, and OpenLineage
+# names them through the converter. Airflow 3 reads only "asset-uris" ("dataset-uris" is the 2.x key).
+ASSET_URIS = [
+    {
+        "schemes": ["aep"],
+        "handler": "airflow_provider_aep.assets.sanitize_uri",
+        "factory": "airflow_provider_aep.assets.create_asset",
+        "to_openlineage_converter": "airflow_provider_aep.assets.convert_asset_to_openlineage",
+    }
+]
+
 EXTRA_LINKS = [
     "airflow_provider_aep.links.AEPBaseConnectionLink",
     "airflow_provider_aep.links.AEPDataflowLink",
@@ -242,5 +254,6 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.runs"]}],
         "connection-types": [AEP_CONNECTION_TYPE, *(kind.connection_type() for kind in sources())],
         "extra-links": EXTRA_LINKS,
+        "asset-uris": ASSET_URIS,
         "config": LINK_CONFIG,
     }

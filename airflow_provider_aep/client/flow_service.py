@@ -323,6 +323,23 @@ class FlowServiceClient(ServiceClient):
     def get_flow(self, flow_id: str) -> dict[str, Any]:
         return self.get_resource("flows", flow_id)
 
+    def get_target_connection(self, target_connection_id: str) -> dict[str, Any]:
+        return self.get_resource("targetConnections", target_connection_id)
+
+    def flow_target_datasets(self, flow_id: str) -> dict[str, str | None]:
+        """``{target connection id: its params.dataSetId}`` of a flow, in the flow's order.
+
+        A value is None when the target connection names no dataset (not a Data Lake target).
+        """
+        flow = self.get_flow(flow_id)
+        targets = flow.get("targetConnectionIds")
+        datasets: dict[str, str | None] = {}
+        for target_id in targets if isinstance(targets, list) else []:
+            if isinstance(target_id, str) and target_id and target_id not in datasets:
+                dataset_id = dig(self.get_target_connection(target_id), "params.dataSetId")
+                datasets[target_id] = dataset_id if isinstance(dataset_id, str) and dataset_id else None
+        return datasets
+
     def flow_action(self, flow_id: str, op: Literal["enable", "disable"]) -> CreatedResource:
         resp = self.request("POST", f"/flows/{flow_id}/action", params={"op": op}, json_body={}, retry=True)
         return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)

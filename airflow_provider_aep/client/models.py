@@ -71,6 +71,29 @@ class CreatedResource:
         return cls(id=str(item["id"]), etag=item.get("etag"), created=created, resource=item)
 
 
+def _int(value: Any) -> int | None:
+    """An integer metric, or None for anything else (AEP omits metrics a run does not have yet)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _batches(activities: Any) -> dict[str, list[str]]:
+    """``{target connection id: [batch id, ...]}`` from the activities' ``targetInfo`` (promotion activity)."""
+    found: dict[str, list[str]] = {}
+    for activity in activities if isinstance(activities, list) else []:
+        targets = activity.get("targetInfo") if isinstance(activity, Mapping) else None
+        for target in targets if isinstance(targets, list) else []:
+            reference = target.get("reference") if isinstance(target, Mapping) else None
+            if not isinstance(reference, Mapping) or str(reference.get("type", "")).lower() != "batch":
+                continue
+            ids = found.setdefault(str(target.get("id") or ""), [])
+            for batch in reference.get("ids") or []:
+                if isinstance(batch, str) and batch and batch not in ids:
+                    ids.append(batch)
+    return found
+
+
 @dataclass(frozen=True)
 class FlowRun:
     """The parts of a run that decide what a sensor does, plus a JSON-safe summary."""
@@ -91,6 +114,15 @@ class FlowRun:
     """The run's window and delta column (``windowStartTime``, ...), empty for a scheduled run."""
     sample_errors_url: str | None = None
     """Where AEP keeps sample rows that failed (the promotion activity's manifest), if any failed."""
+    input_bytes: int | None = None
+    output_bytes: int | None = None
+    """``metrics.sizeSummary``: bytes read from the source and written to the datasets."""
+    duration_ms: int | None = None
+    """``completedAtUTC - startedAtUTC`` (milliseconds), once the run has both."""
+    batch_id: str | None = None
+    """The first batch the run wrote (``activities[].targetInfo[].reference`` of type ``Batch``)."""
+    batches: dict[str, list[str]] = field(default_factory=dict)
+    """Target connection id -> the batch ids the run wrote through it (one per dataset for a source flow)."""
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any], *, url: str = "") -> FlowRun:
@@ -119,6 +151,9 @@ class FlowRun:
                     error = {"code": str(entry.get("code", "")), "message": str(entry.get("message", ""))}
                     if error not in errors:
                         errors.append(error)
+        started_at = _int(dig(item, "metrics.durationSummary.startedAtUTC"))
+        completed_at = _int(dig(item, "metrics.durationSummary.completedAtUTC"))
+        batches = _batches(item.get("activities"))
         return cls(
             id=str(item["id"]),
             flow_id=item.get("flowId"),
@@ -128,11 +163,16 @@ class FlowRun:
             output_records=records.get("outputRecordCount"),
             failed_records=int(records.get("failedRecordCount") or 0),
             errors=errors,
-            started_at=dig(item, "metrics.durationSummary.startedAtUTC"),
-            completed_at=dig(item, "metrics.durationSummary.completedAtUTC"),
+            started_at=started_at,
+            completed_at=completed_at,
             created_at=item.get("createdAt") if isinstance(item.get("createdAt"), int) else None,
             params=dict(item["params"]) if isinstance(item.get("params"), Mapping) else {},
             sample_errors_url=sample_errors if isinstance(sample_errors, str) else None,
+            input_bytes=_int(dig(item, "metrics.sizeSummary.inputBytes")),
+            output_bytes=_int(dig(item, "metrics.sizeSummary.outputBytes")),
+            duration_ms=completed_at - started_at if started_at is not None and completed_at is not None else None,
+            batch_id=next((ids[0] for ids in batches.values() if ids), None),
+            batches=batches,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import Asset, AssetAlias, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.configuration import conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
 from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_not_before, run_verdict
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
@@ -38,6 +39,20 @@ class AEPFlowRunSensor(BaseSensorOperator):
 
     With ``deferrable=True`` the waiting happens in the triggerer (:class:`AEPFlowRunTrigger`) after one
     synchronous check, so a run that already ended never defers. ``timeout`` bounds the wait either way.
+
+    **Asset events** (``docs/assets.md``). When the task succeeds it emits one event per asset outlet, whose
+    ``extra`` carries the run's metrics (:func:`~airflow_provider_aep.assets.run_event_extra`):
+
+    * ``asset_alias="name"``: the target dataset is looked up at run time (run -> flow -> target
+      connections -> ``params.dataSetId``) and an event for ``aep://<org>/<sandbox>/datasets/<id>`` is
+      added through ``AssetAlias("name")`` (added to ``outlets`` for you), one per dataset the flow writes.
+      A DAG scheduled on ``AssetAlias("name")`` or on that dataset's asset then runs.
+    * static ``outlets=[dataset_asset(...)]`` (or any ``Asset``): Airflow emits their events itself; the
+      sensor fills in their ``extra``.
+
+    A partial run (failed records) emits when ``failed_records_policy`` accepts it (``warn``/``ignore``),
+    with ``records_failed`` and the error codes in the extra; under ``fail`` the task fails and emits
+    nothing, like any failed run.
     """
 
     template_fields: Sequence[str] = ("flow_id", "run_id", "not_before")
@@ -52,10 +67,18 @@ class AEPFlowRunSensor(BaseSensorOperator):
         aep_conn_id: str = "aep_default",
         failed_records_policy: str = "warn",
         not_before: Any = None,
+        asset_alias: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if asset_alias is not None and (not isinstance(asset_alias, str) or not asset_alias.strip()):
+            raise AEPInvalidArgumentError(self.task_id, "asset_alias", f"must be a non-empty name, got {asset_alias!r}")
+        if asset_alias is not None and not any(
+            isinstance(outlet, AssetAlias) and outlet.name == asset_alias for outlet in self.outlets
+        ):
+            # Airflow drops alias events unless the alias is one of the task's outlets.
+            self.outlets.append(AssetAlias(name=asset_alias))
         if failed_records_policy not in FAILED_RECORDS_POLICIES:
             raise AEPInvalidArgumentError(
                 self.task_id, "failed_records_policy", f"must be one of {FAILED_RECORDS_POLICIES}"
@@ -67,6 +90,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
         self.aep_conn_id = aep_conn_id
         self.failed_records_policy = failed_records_policy
         self.not_before = not_before
+        self.asset_alias = asset_alias
         self.deferrable = deferrable
 
     @cached_property
@@ -148,7 +172,63 @@ class AEPFlowRunSensor(BaseSensorOperator):
             self.log.warning("AEP %s (partial ingestion)", message)
         else:
             self.log.info("AEP %s", message)
+        self._emit_asset_events(context, summary)
         return summary
+
+    def _emit_asset_events(self, context: Context, summary: dict[str, Any]) -> None:
+        """Fill the static asset outlets' extra and add the alias's event(s); only on final success.
+
+        Runs in the worker that ends the task (``poke`` or ``execute_complete``): Airflow sends the outlet
+        events of that process only, so nothing is added before a deferral, and the trigger needs no
+        asset arguments.
+        """
+        static = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
+        if not static and not self.asset_alias:
+            return
+        outlet_events = context.get("outlet_events")
+        if outlet_events is None:  # not in a real task run (a bare execute() call)
+            self.log.warning("No outlet_events in the task context: no asset event for AEP run %s", summary["id"])
+            return
+        settings = self.hook.settings
+        org, sandbox = settings.org_id, settings.sandbox_name
+        for asset in static:
+            dataset_id = None
+            if asset.uri.startswith(f"{SCHEME}://"):
+                dataset_id = parse_dataset_uri(asset.uri)[2]
+            outlet_events[asset].extra.update(
+                run_event_extra(summary, sandbox=sandbox, org_id=org, dataset_id=dataset_id)
+            )
+        if not self.asset_alias:
+            return
+        alias = outlet_events[AssetAlias(name=self.asset_alias)]
+        for target_id, dataset_id in self._target_datasets(summary).items():
+            asset = create_asset(org_id=org, sandbox=sandbox, dataset_id=dataset_id)
+            extra = run_event_extra(
+                summary, sandbox=sandbox, org_id=org, dataset_id=dataset_id, target_connection_id=target_id
+            )
+            alias.add(asset, extra=extra)
+            self.log.info("Asset event for %s through alias %r", asset.uri, self.asset_alias)
+
+    def _target_datasets(self, summary: dict[str, Any]) -> dict[str, str]:
+        """``{target connection id: dataset id}`` the run's flow writes to; raises if there is none.
+
+        Failing here (the ingestion succeeded) is deliberate: a run the user asked to announce through an
+        alias that silently announces nothing leaves every downstream DAG waiting. A retry re-checks the
+        finished run and resolves again.
+        """
+        flow_id = summary.get("flow_id") or self._ids()[0]
+        if not flow_id:
+            raise AirflowException(
+                f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is unknown"
+            )
+        datasets = self.hook.client.flow_target_datasets(flow_id)
+        found = {target: dataset for target, dataset in datasets.items() if dataset}
+        if not found:
+            raise AirflowException(
+                f"asset_alias {self.asset_alias!r}: flow {flow_id} has no target connection with a "
+                f"params.dataSetId (targets: {sorted(datasets) or 'none'}); no dataset to emit an asset event for"
+            )
+        return found
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:

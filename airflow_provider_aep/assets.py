@@ -1,0 +1,219 @@
+"""The ``aep`` asset URI scheme: AEP datasets as Airflow assets.
+
+Canonical form::
+
+    aep://<org>/<sandbox>/datasets/<dataset_id>
+    aep://0123456789abcdef01234567/prod/datasets/5ed5639d798a22191b6987b2
+
+* ``<org>`` is the IMS org id, lowercased, **without** its ``@AdobeOrg`` suffix. The org is part of the URI
+  because a dataset id is only unique inside one org (and sandbox names such as ``prod`` exist in every org):
+  two orgs feeding one Airflow or one lineage backend must not share ``aep://prod/datasets/...``. The suffix
+  is the same for every org and carries no information, and an ``@`` in a URI authority means user-info
+  (``user@host``): URI parsers and lineage tools would read ``...@adobeorg`` as the host ``adobeorg``, and
+  Airflow drops user-info when it looks like credentials. A URI written with the suffix (the org id as the
+  Developer Console shows it) is accepted and normalised to the form above.
+* ``<sandbox>`` is the sandbox *name* (lowercase letters, digits and hyphens); AEP has no uppercase sandbox
+  names, so ``PROD`` is normalised to ``prod``.
+* ``<dataset_id>`` is the Catalog dataset id: 24 hexadecimal digits, normalised to lowercase.
+
+Anything else (missing org, another path, a query, a short id) raises ``ValueError`` naming what is wrong,
+when the ``Asset`` is built, so a typo becomes a DAG import error instead of an asset nobody produces.
+
+Airflow's ``Asset(uri=...)`` copies the *raw* string into ``name`` when no name is given, so
+``aep://ORG/...`` and ``aep://org/...`` would become two assets with one URI. Build assets through
+:func:`create_asset` or :func:`dataset_asset`, which always set ``name`` to the canonical URI.
+
+This module is imported by Airflow's ProvidersManager (``asset-uris`` in ``get_provider_info``) in every
+process that builds an ``aep://`` asset, so it imports nothing from Airflow at module level.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult, urlsplit
+
+if TYPE_CHECKING:
+    from airflow.sdk import Asset
+
+SCHEME = "aep"
+ORG_SUFFIX = "@adobeorg"
+_ORG_RE = re.compile(r"^[a-z0-9]+$")
+_SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # same rule as client.config.AEPSettings
+_DATASET_ID_RE = re.compile(r"^[0-9a-f]{24}$")
+FORM = "aep://<org>/<sandbox>/datasets/<dataset_id>"
+
+
+def normalize_org(org_id: str) -> str:
+    """``0123...67@AdobeOrg`` (or without the suffix, any case) -> ``0123...67``; ValueError if malformed."""
+    if not isinstance(org_id, str) or not org_id.strip():
+        raise ValueError(f"aep asset: the IMS org id is empty (expected {FORM})")
+    org = org_id.strip().lower()
+    if org.endswith(ORG_SUFFIX):
+        org = org[: -len(ORG_SUFFIX)]
+    if not _ORG_RE.match(org):
+        raise ValueError(
+            f"aep asset: {org_id!r} is not an IMS org id (letters and digits, optionally ending in @AdobeOrg)"
+        )
+    return org
+
+
+def normalize_sandbox(sandbox: str) -> str:
+    if not isinstance(sandbox, str) or not sandbox.strip():
+        raise ValueError(f"aep asset: the sandbox name is empty (expected {FORM})")
+    name = sandbox.strip().lower()
+    if not _SANDBOX_RE.match(name):
+        raise ValueError(
+            f"aep asset: {sandbox!r} is not a sandbox name (letters, digits and hyphens, e.g. 'prod'; "
+            "the sandbox name, not its title)"
+        )
+    return name
+
+
+def normalize_dataset_id(dataset_id: str) -> str:
+    if not isinstance(dataset_id, str) or not dataset_id.strip():
+        raise ValueError(f"aep asset: the dataset id is empty (expected {FORM})")
+    value = dataset_id.strip().lower()
+    if not _DATASET_ID_RE.match(value):
+        raise ValueError(
+            f"aep asset: {dataset_id!r} is not a Catalog dataset id (24 hexadecimal digits, "
+            "e.g. 5ed5639d798a22191b6987b2)"
+        )
+    return value
+
+
+def dataset_uri(org_id: str, sandbox: str, dataset_id: str) -> str:
+    """The canonical ``aep://`` URI of a dataset (no Airflow needed)."""
+    return (
+        f"{SCHEME}://{normalize_org(org_id)}/{normalize_sandbox(sandbox)}/datasets/{normalize_dataset_id(dataset_id)}"
+    )
+
+
+def _split(uri: SplitResult) -> tuple[str, str, str]:
+    """``(org, sandbox, dataset_id)`` of an ``aep://`` URI, normalised; ValueError naming the problem."""
+    if uri.scheme.lower() != SCHEME:
+        raise ValueError(f"not an aep:// URI: scheme {uri.scheme!r}")
+    if not uri.netloc:
+        raise ValueError(f"aep asset URI has no IMS org id as its host (expected {FORM})")
+    if ":" in uri.netloc:
+        raise ValueError(f"aep asset URI host {uri.netloc!r} must be the IMS org id, without a port or password")
+    if uri.query:
+        raise ValueError(f"aep asset URI takes no query (got ?{uri.query}; expected {FORM})")
+    parts = uri.path.strip("/").split("/") if uri.path.strip("/") else []
+    if len(parts) != 3 or parts[1] != "datasets":
+        raise ValueError(
+            f"aep asset URI path {uri.path or '(empty)'!r} is not /<sandbox>/datasets/<dataset_id> (expected {FORM})"
+        )
+    return normalize_org(uri.netloc), normalize_sandbox(parts[0]), normalize_dataset_id(parts[2])
+
+
+def sanitize_uri(uri: SplitResult) -> SplitResult:
+    """Airflow's ``asset-uris`` handler: normalise an ``aep://`` URI or raise ``ValueError``.
+
+    Airflow has already lowercased the scheme, dropped the fragment and trailing slashes when it calls this.
+    """
+    org, sandbox, dataset_id = _split(uri)
+    return SplitResult(SCHEME, org, f"/{sandbox}/datasets/{dataset_id}", "", "")
+
+
+def parse_dataset_uri(uri: str) -> tuple[str, str, str]:
+    """``(org, sandbox, dataset_id)`` of a dataset URI (normalised); ValueError if it is not one."""
+    return _split(urlsplit(uri.strip()))
+
+
+def create_asset(*, org_id: str, sandbox: str, dataset_id: str, extra: dict[str, Any] | None = None) -> Asset:
+    """Airflow's ``asset-uris`` factory: the ``Asset`` of one dataset, named by its canonical URI."""
+    from airflow.sdk import Asset
+
+    uri = dataset_uri(org_id, sandbox, dataset_id)
+    return Asset(name=uri, uri=uri, extra=extra)
+
+
+def dataset_asset(
+    settings_or_org: Any, sandbox: str | None, dataset_id: str, *, extra: dict[str, Any] | None = None
+) -> Asset:
+    """The ``Asset`` of a dataset, for ``outlets=[...]`` or ``schedule=[...]``.
+
+    ``settings_or_org`` is an IMS org id (``"...@AdobeOrg"``) or anything with ``org_id`` and
+    ``sandbox_name`` attributes (``AEPSettings``, e.g. ``AEPFlowServiceHook().settings``); with settings,
+    ``sandbox=None`` means the settings' sandbox.
+    """
+    org_id = settings_or_org if isinstance(settings_or_org, str) else getattr(settings_or_org, "org_id", None)
+    if not isinstance(org_id, str):
+        raise TypeError(f"dataset_asset() needs an IMS org id or AEPSettings, got {type(settings_or_org).__name__}")
+    if sandbox is None:
+        sandbox = getattr(settings_or_org, "sandbox_name", None)
+        if not isinstance(sandbox, str):
+            raise ValueError("aep asset: give the sandbox name (or AEPSettings instead of the org id)")
+    return create_asset(org_id=org_id, sandbox=sandbox, dataset_id=dataset_id, extra=extra)
+
+
+def _iso(epoch_ms: Any) -> str | None:
+    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, (int, float)):
+        return None
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def run_event_extra(
+    run: Mapping[str, Any],
+    *,
+    sandbox: str,
+    org_id: str | None = None,
+    dataset_id: str | None = None,
+    target_connection_id: str | None = None,
+) -> dict[str, Any]:
+    """The JSON ``extra`` of the asset event for a finished run (``FlowRun.to_dict()`` / the sensor's XCom).
+
+    Keys are always present (None when AEP did not report the metric), so consumers need no ``.get``
+    chains. ``batch_id`` is the batch written through ``target_connection_id`` when given (one dataset of
+    a flow with several targets), else the run's first batch. Only error *codes* are copied: messages can
+    quote source rows.
+    """
+    batches = run.get("batches") or {}
+    batch_ids = batches.get(target_connection_id) if target_connection_id and isinstance(batches, Mapping) else None
+    duration_ms = run.get("duration_ms")
+    errors = run.get("errors") or []
+    return {
+        "org_id": org_id,
+        "sandbox": sandbox,
+        "dataset_id": dataset_id,
+        "flow_id": run.get("flow_id"),
+        "run_id": run.get("id"),
+        "status": run.get("status"),
+        "records_read": run.get("input_records"),
+        "records_written": run.get("output_records"),
+        "records_failed": run.get("failed_records") or 0,
+        "bytes_read": run.get("input_bytes"),
+        "bytes_written": run.get("output_bytes"),
+        "duration_seconds": duration_ms / 1000 if isinstance(duration_ms, (int, float)) else None,
+        "started_at": _iso(run.get("started_at")),
+        "completed_at": _iso(run.get("completed_at")),
+        "batch_id": batch_ids[0] if batch_ids else run.get("batch_id"),
+        "error_codes": sorted({str(e.get("code")) for e in errors if isinstance(e, Mapping) and e.get("code")}),
+        "sample_errors_url": run.get("sample_errors_url"),
+    }
+
+
+def convert_asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
+    """Airflow's ``asset-uris`` OpenLineage converter: ``Dataset(namespace="aep://<org>/<sandbox>",
+    name="datasets/<id>")``, or None when the OpenLineage client is not installed (an optional extra)."""
+    try:
+        from openlineage.client.generated.base import Dataset
+    except ImportError:
+        return None
+    org, sandbox, dataset_id = parse_dataset_uri(asset.uri)
+    return Dataset(namespace=f"{SCHEME}://{org}/{sandbox}", name=f"datasets/{dataset_id}")
+
+
+__all__ = [
+    "SCHEME",
+    "convert_asset_to_openlineage",
+    "create_asset",
+    "dataset_asset",
+    "dataset_uri",
+    "parse_dataset_uri",
+    "run_event_extra",
+    "sanitize_uri",
+]
