@@ -19,7 +19,10 @@ from airflow_provider_aep.operators.connections import (
 from airflow_provider_aep.sources import source_for_spec
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
+
+    from airflow_provider_aep.lineage import SourceTable
 
 DATA_FORMATS = ("tabular", "delimited", "json", "parquet")
 
@@ -94,13 +97,14 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         else:
             name = default_source_name(str(base.get("name") or base_id), table_path)
         kind = source_for_spec(spec["id"])
+        columns = None
         if kind is None:
             params: dict[str, Any] = {"path": table_path}  # an undeclared source: the HubSpot tutorial's field
         else:
-            columns = None
             if kind.send_columns:
                 columns = table["columns"] if table else client.table_schema(base_id, table_path)["schema"]["columns"]
             params = kind.source_params(table_path, columns)
+        self._lineage_input = (spec["id"], base_id, table_path, table.get("columns") if table else columns)
         body: dict[str, Any] = {
             "name": name,
             "baseConnectionId": base_id,
@@ -121,6 +125,25 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         context["ti"].xcom_push(key="etag", value=result.etag)
         push_created(context, result.created)
         return result.id
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """Input: the table read (``aep-source://<source>/<base connection id>``, ``docs/assets.md``), with a
+        schema facet when the operator had the explored columns. A source connection writes no dataset."""
+        from airflow_provider_aep.lineage import build_operator_lineage
+
+        source = self._lineage_source()
+        return build_operator_lineage(inputs=[source] if source else [])
+
+    get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
+
+    def _lineage_source(self) -> SourceTable | None:
+        from airflow_provider_aep.lineage import source_table
+
+        found = getattr(self, "_lineage_input", None)
+        if found is None:  # failed before the base connection was read
+            return None
+        spec_id, base_id, table_path, columns = found
+        return source_table(spec_id, base_id, table_path, columns if isinstance(columns, list) else None)
 
 
 class DeleteSourceConnectionOperator(AEPDeleteOperator):

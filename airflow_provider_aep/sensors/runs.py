@@ -18,6 +18,7 @@ from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArg
 from airflow_provider_aep.links import AEPFlowRunLink
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
@@ -157,6 +158,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
 
     def _finish(self, context: Context, phase: str, summary: dict[str, Any], message: str) -> dict[str, Any]:
         """Persist the run link, then return the summary or raise for a failed run."""
+        self._lineage_run = summary  # for get_openlineage_facets_on_*: set in the worker that ends the task
         settings = self.hook.settings
         AEPFlowRunLink.persist(
             context,
@@ -208,6 +210,39 @@ class AEPFlowRunSensor(BaseSensorOperator):
             )
             alias.add(asset, extra=extra)
             self.log.info("Asset event for %s through alias %r", asset.uri, self.asset_alias)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """The run's flow: inputs its source tables, outputs its datasets (with column lineage from its mapping
+        set and the rows/bytes written), run facets ``externalQuery`` (the AEP run id) and ``aep_flow_run``.
+        Reads the flow from AEP; empty lineage when the task ended before a run was seen."""
+        from airflow_provider_aep.lineage import (
+            AEPDataset,
+            FlowLineage,
+            build_operator_lineage,
+            describe_flow,
+            run_statistics,
+        )
+
+        summary = getattr(self, "_lineage_run", None)
+        if not isinstance(summary, dict) or not summary.get("id"):
+            return build_operator_lineage()
+        flow_id = summary.get("flow_id") or self._ids()[0]
+        if not flow_id:
+            return build_operator_lineage(run_id=summary["id"])
+        try:
+            described = describe_flow(self.hook, flow_id=flow_id)
+        except Exception as err:  # the run facets are still worth emitting
+            self.log.warning("OpenLineage: flow %s not readable, lineage has the run only: %s", flow_id, err)
+            described = FlowLineage()
+        stats = run_statistics(summary)
+        outputs = [
+            AEPDataset(d.namespace, d.name, stats if len(described.outputs) == 1 else None) for d in described.outputs
+        ]
+        return build_operator_lineage(
+            described.inputs, outputs, described.mappings, run_id=summary["id"], flow_id=flow_id
+        )
+
+    get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
 
     def _target_datasets(self, summary: dict[str, Any]) -> dict[str, str]:
         """``{target connection id: dataset id}`` the run's flow writes to; raises if there is none.
