@@ -251,7 +251,12 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.runs"]}],
-        "triggers": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.triggers.runs"]}],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_aep.triggers.runs", "airflow_provider_aep.triggers.events"],
+            }
+        ],
         "connection-types": [AEP_CONNECTION_TYPE, *(kind.connection_type() for kind in sources())],
         "extra-links": EXTRA_LINKS,
         "asset-uris": ASSET_URIS,
