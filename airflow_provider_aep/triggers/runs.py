@@ -50,9 +50,17 @@ class Progress:
         if status == self.last_status and now - self.last_logged < PROGRESS_EVERY:
             return
         elapsed = int(now - self.started)
-        records = f", {run.output_records} records so far" if run is not None and run.output_records else ""
+        done = run is not None and run.phase != "running"
+        records = ""
+        if run is not None and run.output_records:
+            records = f", {run.output_records} records" + ("" if done else " so far")
         log.info(
-            "AEP run %s is %s after %dm%02ds%s", run.id if run else "(none yet)", status, *divmod(elapsed, 60), records
+            "AEP run %s %s %s after %dm%02ds%s",
+            run.id if run else "(none yet)",
+            "ended" if done else "is",
+            status,
+            *divmod(elapsed, 60),
+            records,
         )
         self.last_status, self.last_logged = status, now
 

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -71,8 +71,11 @@ def chromium() -> Path:
 @pytest.fixture(scope="module")
 def browser_context(chromium: Path, airflow_server: LocalAirflow) -> Iterator:
     """A logged-in Chromium context (fresh, empty user-data-dir) shared by this module's tests."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() waits 5 s by default, less than a page of the UI can take on a busy machine: the same bound
+    # as every action.
+    expect.set_options(timeout=TIMEOUT_MS)
     profile = tempfile.mkdtemp(prefix="aep-chromium-profile-")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -264,3 +267,217 @@ def test_extra_link_on_the_task_page(page, airflow_server, airflow_api, fresh_em
     expect(page.locator("table.summary")).to_contain_text(connection_id)
     expect(page.locator("#resource-json")).to_contain_text("<redacted>")
     page.screenshot(path=str(artifacts / "09-emulator-account-page.png"), full_page=True)
+
+
+ONBOARDING_DAG = "aep_hubspot_onboarding"
+SENSOR = "onboard_table.wait_for_run"
+ONBOARDING_RUN_TIMEOUT = 300  # seconds; one table takes ~40 s here, task retries wait 30 s each
+
+
+def open_trigger_form(page, *, again_with_this_config: bool = False):
+    """The header's Trigger button; on a run page it is a menu (Trigger / Trigger again with this config)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Trigger Dag").click()
+    dialog = page.get_by_role("dialog")
+    if again_with_this_config:
+        page.get_by_role("menuitem", name="Trigger again with this config").click()
+    else:
+        menu_item = page.get_by_role("menuitem", name="Trigger", exact=True)
+        expect(dialog.or_(menu_item).first).to_be_visible()
+        if menu_item.is_visible():
+            menu_item.click()
+    expect(dialog.locator("#element_tables")).to_be_visible()
+    return dialog
+
+
+def conf_editor(dialog):
+    """Advanced Options → Configuration JSON (a Monaco editor): what the params form will send as conf."""
+    dialog.get_by_role("button", name="Advanced Options").click()
+    return dialog.locator(".monaco-editor .view-lines")
+
+
+def submit_trigger(page, dialog, previous_run_ids: set[str]) -> str:
+    """Click Trigger; the UI opens the new run's page, whose URL gives the run id."""
+    from playwright.sync_api import expect
+
+    dialog.get_by_test_id("trigger-dag-submit").click()
+    expect(toast(page, "Dag Run Triggered")).to_be_visible()
+
+    def new_run_page(url: str) -> bool:
+        match = re.search(r"/runs/([^/?#]+)$", url)
+        return bool(match) and unquote(match.group(1)) not in previous_run_ids
+
+    page.wait_for_url(new_run_page)
+    return unquote(re.search(r"/runs/([^/?#]+)$", page.url).group(1))
+
+
+def open_grid_cell(page, url: str, run_id: str, task_id: str) -> None:
+    """The run's page, every task group expanded, then the grid cell of ``task_id`` in that run's column."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/dags/{ONBOARDING_DAG}/runs/{quote(run_id, safe='')}")
+    expand = page.get_by_role("button", name="Expand all task groups")
+    expect(expand).to_be_visible()
+    if expand.is_enabled():  # disabled when the UI remembers the groups as already expanded
+        expand.click()
+    page.locator(f'a[href="/dags/{ONBOARDING_DAG}/runs/{run_id}/tasks/{task_id}/mapped"]').click()
+    page.wait_for_url(f"**/tasks/{task_id}/mapped")
+    # The run page's own table links to the same instances: wait until the mapped task's page is rendered.
+    expect(page.get_by_role("heading", name=re.compile(rf"^{re.escape(task_id)} \["))).to_be_visible()
+
+
+def mapped_instance_link(page, run_id: str, task_id: str, table: str):
+    """On a mapped task's page: the Map Index cell of its instance 0, which should read ``table``."""
+    href = f"/dags/{ONBOARDING_DAG}/runs/{run_id}/tasks/{task_id}/mapped/0"
+    return page.locator(f'a[href="{href}"]', has_text=re.compile(rf"^\s*{re.escape(table)}\s*$"))
+
+
+def test_onboarding_trigger_grid_log_link_and_rerun_with_teardown(
+    page, airflow_server, airflow_api, fresh_emulator, artifacts
+) -> None:
+    """A new user's walk through the onboarding DAG: the params form, the deferred sensor's log, the grid's
+    map index, the "AEP Dataset" link to the emulator's page, then "Trigger again with this config" with
+    another table and teardown on, which deletes only what the re-run created.
+
+    The first run's AEP run is held in progress through the emulator (not by timing) until its sensor has
+    deferred and the triggerer's progress line is on screen; every other wait polls Airflow's API."""
+    from playwright.sync_api import expect
+
+    url = airflow_server.url
+    airflow_api.wait_for_dag(ONBOARDING_DAG)
+    airflow_api.pause(ONBOARDING_DAG)  # as a new user finds it; the trigger form offers to unpause it
+    earlier_runs = {r["dag_run_id"] for r in airflow_api.get(f"/api/v2/dags/{ONBOARDING_DAG}/dagRuns")["dag_runs"]}
+
+    # 1. DAG page → Trigger → the params form (not raw JSON): one table, teardown off.
+    page.goto(f"{url}/dags/{ONBOARDING_DAG}")
+    dialog = open_trigger_form(page)
+    expect(dialog.get_by_text(f"Unpause {ONBOARDING_DAG} on trigger")).to_be_visible()
+    for description in ("Table names, globs", "Delete the dataflows and connections this run created"):
+        expect(dialog.get_by_text(re.compile(re.escape(description)))).to_be_visible()
+    teardown = dialog.get_by_role("checkbox", name="teardown", exact=True)
+    expect(teardown).not_to_be_checked()
+    dialog.locator("#element_tables").fill("Hubspot.Contacts")  # one table per line
+    conf = conf_editor(dialog)
+    expect(conf).to_contain_text(re.compile(r'"tables":\s*\[\s*"Hubspot\.Contacts"\s*\]'))
+    expect(conf).to_contain_text(re.compile(r'"teardown":\s*false'))
+    page.screenshot(path=str(artifacts / "10-onboarding-trigger-form.png"), full_page=True)
+    # Hold the AEP run in progress (an hour on the emulator's clock) so the deferred sensor can be watched.
+    defaults = fresh_emulator.control.config()
+    fresh_emulator.control.configure(run_start_delay=0.0, run_duration=3600.0)
+    first_run = submit_trigger(page, dialog, earlier_runs)
+    airflow_api.wait_for_tasks(ONBOARDING_DAG, first_run, SENSOR, "deferred", count=1, timeout=240)
+    fresh_emulator.control.configure(  # runs created from now on (the re-run's) take the usual few seconds
+        run_start_delay=defaults["run_start_delay"], run_duration=defaults["run_duration"]
+    )
+
+    # 2a. While deferred: grid → wait_for_run → its instance (Logs tab): the triggerer's progress line.
+    open_grid_cell(page, url, first_run, SENSOR)
+    page.locator(f'a[href="/dags/{ONBOARDING_DAG}/runs/{first_run}/tasks/{SENSOR}/mapped/0"]').first.click()
+    page.wait_for_url(f"**/tasks/{SENSOR}/mapped/0")
+    expect(page.get_by_text("Deferred", exact=True).first).to_be_visible()
+    # The log view refetches while the task is deferred; the trigger logs on its first poll.
+    progress = page.get_by_text(re.compile(r"AEP run \S+ is inProgress after \d+m\d\ds"))
+    expect(progress.first).to_be_visible(timeout=90_000)
+    page.screenshot(path=str(artifacts / "11-onboarding-sensor-deferred-log.png"), full_page=True)
+    fresh_emulator.control.advance_clock(7200)  # the run is done; the trigger sees it on its next poll
+    run = airflow_api.wait_for_run(ONBOARDING_DAG, first_run, timeout=ONBOARDING_RUN_TIMEOUT)
+    assert run["state"] == "success", airflow_api.task_instances(ONBOARDING_DAG, first_run)
+    assert (run["conf"]["tables"], run["conf"]["teardown"]) == (["Hubspot.Contacts"], False)
+    first_summary = airflow_api.xcom(ONBOARDING_DAG, first_run, "summary")
+    [contacts] = first_summary["tables"]
+    assert contacts["table"] == "Hubspot.Contacts" and contacts["status"] == "success"
+
+    # 2b. Grid → the mapped create_dataset: its one instance shows the table, not "0".
+    open_grid_cell(page, url, first_run, "onboard_table.create_dataset")
+    expect(page.get_by_role("heading", name=re.compile(r"^1 Task Instance$"))).to_be_visible()
+    instance = mapped_instance_link(page, first_run, "onboard_table.create_dataset", "Hubspot.Contacts")
+    expect(instance).to_be_visible()
+    page.screenshot(path=str(artifacts / "12-onboarding-grid-mapped-task.png"), full_page=True)
+    instance.click()
+    page.wait_for_url("**/tasks/onboard_table.create_dataset/mapped/0")
+    heading = re.compile(r"onboard_table\.create_dataset \[Hubspot\.Contacts\]")
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+
+    # 2c. Details → Extra Links → "AEP Dataset": opens (new tab) the emulator's page of that dataset.
+    page.get_by_role("link", name="Details", exact=True).click()
+    expect(page.get_by_text("Extra Links")).to_be_visible()
+    link = page.get_by_role("link", name="AEP Dataset")
+    expected = airflow_api.links(ONBOARDING_DAG, first_run, "onboard_table.create_dataset", 0)["AEP Dataset"]
+    assert expected.startswith(f"{fresh_emulator.url}/__emulator/ui/"), expected
+    assert expected.endswith(f"/dataset/browse/{contacts['dataset_id']}"), expected
+    expect(link).to_have_attribute("href", expected)
+    page.screenshot(path=str(artifacts / "13-onboarding-dataset-link.png"), full_page=True)
+    with page.context.expect_page() as opened:
+        link.click()
+    dataset_page = opened.value
+    try:
+        dataset_page.wait_for_load_state()
+        expect(dataset_page.locator("h1")).to_contain_text("Dataset: HubSpot (Airflow onboarding): Hubspot.Contacts")
+        expect(dataset_page.locator("table.summary")).to_contain_text(contacts["dataset_id"])
+        expect(dataset_page.locator("table.summary")).to_contain_text("last batch success")
+        dataset_page.screenshot(path=str(artifacts / "14-emulator-dataset-page.png"), full_page=True)
+    finally:
+        dataset_page.close()
+
+    # 2d. Grid → wait_for_run, now done → its instance's log: the trigger's and the sensor's lines about the run.
+    open_grid_cell(page, url, first_run, SENSOR)
+    mapped_instance_link(page, first_run, SENSOR, "Hubspot.Contacts").click()
+    page.wait_for_url(f"**/tasks/{SENSOR}/mapped/0")
+    expect(page.get_by_role("link", name="Logs", exact=True)).to_be_visible()
+    aep_run, records = contacts["run_id"], contacts["records"]
+    expect(page.get_by_text(f"AEP run watch ended: run {aep_run} ended success").first).to_be_visible()
+    expect(page.get_by_text(f"AEP run {aep_run} ended success, {records} records ingested").first).to_be_visible()
+    page.screenshot(path=str(artifacts / "15-onboarding-sensor-log.png"), full_page=True)
+
+    # 3. The run's Trigger menu → "Trigger again with this config": the form starts from this run's conf;
+    #    switch to another table and turn teardown on.
+    page.goto(f"{url}/dags/{ONBOARDING_DAG}/runs/{quote(first_run, safe='')}")
+    dialog = open_trigger_form(page, again_with_this_config=True)
+    expect(dialog.locator("#element_tables")).to_have_value("Hubspot.Contacts")
+    dialog.locator("#element_tables").fill("Hubspot.Companies")
+    teardown = dialog.get_by_role("checkbox", name="teardown", exact=True)
+    # The switch's input is visually hidden (Playwright's check() is intercepted): click the switch itself.
+    dialog.locator("[id='switch:element_teardown']").click()
+    expect(teardown).to_be_checked()
+    expect(dialog.get_by_role("checkbox", name="teardown_data", exact=True)).not_to_be_checked()
+    conf = conf_editor(dialog)
+    expect(conf).to_contain_text(re.compile(r'"tables":\s*\[\s*"Hubspot\.Companies"\s*\]'))
+    expect(conf).to_contain_text(re.compile(r'"teardown":\s*true'))
+    expect(conf).to_contain_text(re.compile(r'"teardown_data":\s*false'))
+    page.screenshot(path=str(artifacts / "16-onboarding-rerun-form.png"), full_page=True)
+    second_run = submit_trigger(page, dialog, earlier_runs | {first_run})
+    run = airflow_api.wait_for_run(ONBOARDING_DAG, second_run, timeout=ONBOARDING_RUN_TIMEOUT)
+    tis = airflow_api.task_instances(ONBOARDING_DAG, second_run)
+    states = {(ti["task_id"], ti.get("rendered_map_index")): ti["state"] for ti in tis}
+    assert run["state"] == "success", states
+    second_summary = airflow_api.xcom(ONBOARDING_DAG, second_run, "summary")
+    assert second_summary["connection_id"] == first_summary["connection_id"]  # the base connection was reused
+    [companies] = second_summary["tables"]
+    assert companies["table"] == "Hubspot.Companies" and companies["status"] == "success"
+    for task in ("delete_dataflow", "delete_source_connection", "delete_target_connection"):
+        assert states[(f"onboard_table.{task}", "Hubspot.Companies")] == "success", states
+    # The base connection was created by the first run, so this run's teardown leaves it (and says so).
+    assert states[("delete_base_connection", None)] == "success", states
+    left = airflow_api.read_task_log(ONBOARDING_DAG, second_run, "delete_base_connection")
+    assert f"Leaving connections {first_summary['connection_id']}: this DAG run reused it" in left, left
+
+    # Teardown removed only what the second run created: Companies' dataflow and connections are gone;
+    # Contacts' (first run) and the shared base connection stay; without teardown_data both datasets stay.
+    state = fresh_emulator.control.state()
+    kinds = ("connections", "sourceConnections", "targetConnections", "flows", "dataSets")
+    ids = {kind: {resource["id"] for resource in state[kind]} for kind in kinds}
+    assert ids["connections"] == {first_summary["connection_id"]}
+    assert ids["flows"] == {contacts["flow_id"]}
+    assert ids["sourceConnections"] == {contacts["source_connection_id"]}
+    assert ids["targetConnections"] == {contacts["target_connection_id"]}
+    assert ids["dataSets"] == {contacts["dataset_id"], companies["dataset_id"]}
+
+    # What the user sees of it: the re-run's page lists Companies' teardown tasks as succeeded.
+    page.goto(f"{url}/dags/{ONBOARDING_DAG}/runs/{quote(second_run, safe='')}")
+    for task in ("delete_dataflow", "delete_source_connection", "delete_target_connection"):
+        task_link = page.get_by_role("link", name=f"onboard_table.{task}", exact=True)
+        row = page.get_by_role("row").filter(has=task_link)
+        expect(row).to_contain_text("Hubspot.Companies")
+        expect(row).to_contain_text("Success")
+    page.screenshot(path=str(artifacts / "17-onboarding-rerun-teardown.png"), full_page=True)

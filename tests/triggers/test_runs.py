@@ -228,3 +228,17 @@ def test_progress_is_logged_on_every_status_change_and_otherwise_at_most_once_a_
         "AEP run run-1 is inProgress after 0m10s",
         "AEP run run-1 is inProgress after 1m11s, 40 records so far",
     ]
+
+
+def test_a_finished_run_is_reported_as_ended_not_so_far(monkeypatch):
+    from unittest import mock
+
+    from airflow_provider_aep.client.models import FlowRun
+    from airflow_provider_aep.triggers import runs as trigger_module
+
+    monkeypatch.setattr(trigger_module.time, "monotonic", lambda: 1004.0)
+    log = mock.Mock()
+    run = FlowRun(id="run-1", flow_id="f", status="success", phase="success", output_records=10)
+    trigger_module.Progress(started=1000.0).report(log, run)
+    [call] = log.info.call_args_list
+    assert call.args[0] % call.args[1:] == "AEP run run-1 ended success after 0m04s, 10 records"
