@@ -28,7 +28,7 @@ CREATE_TASK = "create_hubspot_connection"
 def test_provider_is_listed(airflow_api) -> None:
     providers = airflow_api.providers()
     assert PACKAGE_NAME in providers, sorted(providers)
-    assert "Flow Service" in providers[PACKAGE_NAME]["description"]
+    assert "Adobe Experience Platform" in providers[PACKAGE_NAME]["description"]
 
 
 def test_connection_types_in_hook_meta(airflow_api) -> None:
@@ -150,7 +150,7 @@ def test_list_test_button_and_the_port(airflow_api, system_emulator) -> None:
 
 
 LINK_OF_OPERATOR = {
-    "CreateHubSpotConnectionOperator": ("AEP Source Account", "/source/accounts/"),
+    "CreateConnectionOperator": ("AEP Source Account", "/source/accounts/"),  # source="hubspot"
     "CreateSchemaOperator": ("AEP XDM Schema", "/schema?search=https%3A%2F%2Fns.adobe.com%2F"),
     "CreateDatasetOperator": ("AEP Dataset", "/dataset/browse/"),
     "CreateDataflowOperator": ("AEP Dataflow", "/source/dataflows/"),
