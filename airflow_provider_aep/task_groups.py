@@ -74,6 +74,11 @@ class AEPOnboardingTaskGroup(TaskGroup):
     schemas; ``delta_column`` defaults to the source's. ``teardown`` / ``teardown_data`` (booleans or
     templates) delete what the DAG run created once its runs ended (datasets and schemas only with
     ``teardown_data``). Waits defer to the triggerer unless ``deferrable=False``.
+
+    ``asset_alias`` (a name, optional) is passed to each table's ``wait_for_run`` sensor: when a table's
+    run succeeds, that mapped sensor emits an asset event for the table's dataset (``aep://`` URI, resolved
+    at run time) through ``AssetAlias(asset_alias)``, with the run's metrics as its extra, so a DAG
+    scheduled on the alias or on the dataset's asset runs (``docs/assets.md``).
     """
 
     def __init__(
@@ -95,6 +100,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
         deferrable: bool = True,
         failed_records_policy: str = "warn",
         wait_timeout: timedelta = timedelta(hours=6),
+        asset_alias: str | None = None,
         **kwargs: Any,
     ) -> None:
         try:
@@ -202,7 +208,9 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     task_id="create_source_connection",
                     base_connection_id=base.output,
                     table_path=table_path,
-                    table=table.output if kind.send_columns else None,
+                    # the explored columns: sent in params only if the source needs them, and always the
+                    # OpenLineage schema facet of the table input
+                    table=table.output,
                     **aep,
                 )
                 target = CreateTargetConnectionOperator(
@@ -233,6 +241,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     poke_interval=poll_interval,
                     timeout=wait_timeout,
                     failed_records_policy=failed_records_policy,
+                    asset_alias=asset_alias,  # declares AssetAlias(asset_alias) as its outlet itself
                     **aep,
                 )
                 ids = {

@@ -80,6 +80,21 @@ def test_the_group_nests_between_user_tasks_with_prefixed_ids_and_handles(dagbag
     assert group.base_connection_id.operator.task_id == "crm.create_base_connection"
     assert group.summary.operator.task_id == "crm.summary"
     assert dag.task_dict["crm.onboard_table.wait_for_run"].deferrable is True
+    assert dag.task_dict["crm.onboard_table.wait_for_run"].asset_alias is None
+
+
+def test_asset_alias_is_declared_on_every_tables_wait_for_run():
+    from airflow.sdk import DAG, AssetAlias
+
+    with DAG(dag_id="aliased", schedule=None) as dag:
+        AEPOnboardingTaskGroup(
+            "crm", source="salesforce", connection_name="sf", tables=["Contact"], asset_alias="sf-landed"
+        )
+    sensor = dag.task_dict["crm.onboard_table.wait_for_run"]
+    assert sensor.asset_alias == "sf-landed"
+    assert AssetAlias(name="sf-landed") in sensor.outlets  # Airflow drops alias events of undeclared aliases
+    with DAG(dag_id="aliased_bad", schedule=None), pytest.raises(AEPInvalidArgumentError, match="'asset_alias'"):
+        AEPOnboardingTaskGroup("crm", source="salesforce", connection_name="sf", tables=["Contact"], asset_alias=" ")
 
 
 @pytest.mark.parametrize(
