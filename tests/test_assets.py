@@ -185,7 +185,9 @@ def test_uri_helpers_round_trip() -> None:
 
 # --------------------------------------------------------------------------- OpenLineage converter
 def test_converter_returns_none_without_openlineage(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "openlineage", None)  # as if the optional extra were not installed
+    # As if the optional extra were not installed: every openlineage module, also ones imported earlier.
+    for name in [m for m in sys.modules if m == "openlineage" or m.startswith("openlineage.")] + ["openlineage"]:
+        monkeypatch.setitem(sys.modules, name, None)
     assert convert_asset_to_openlineage(create_asset(org_id=ORG, sandbox="prod", dataset_id=DS), None) is None
 
 
