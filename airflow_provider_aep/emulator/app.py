@@ -97,7 +97,9 @@ class EmulatorApp:
         if rule is not None:
             with self.state.lock:
                 self.state.faults_injected[rule.stat_key] += 1
-            if rule.latency:
+            if rule.action == "hold":
+                await self._hold(rule)
+            elif rule.latency:
                 await asyncio.sleep(rule.latency)
             if rule.action == "drop":
                 self._journal(req, 0, started, rule)
@@ -123,6 +125,19 @@ class EmulatorApp:
             response = _fault_response(rule, req.path, request_id)
         self._journal(req, response.status, started, rule)
         await _send(send, response, request_id)
+
+    async def _hold(self, rule: FaultRule) -> None:
+        """Wait (without blocking the event loop) until the rule is released or its ``latency`` bound passes."""
+        gate = self.state.faults.hold(rule)
+        gate.waiting += 1
+        try:
+            deadline = time.monotonic() + rule.latency
+            # A short poll, not a thread per held request: a release may come from another thread.
+            while not gate.released.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            gate.waiting -= 1
+            gate.passed += 1
 
     def dispatch(self, req: Request, request_id: str) -> Response:
         """Route one non-control request to its handler; errors become responses."""

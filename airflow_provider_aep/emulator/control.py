@@ -97,8 +97,9 @@ class EmulatorControl:
     ) -> str:
         """Add a fault rule; returns its id.
 
-        ``action``: ``respond``, ``drop``, ``commit_then_fail``, ``commit_then_drop``, ``delay`` or
-        ``commit_later``. ``status=None`` means 503 (respond), 500 (commit_then_fail) or 504 (commit_later).
+        ``action``: ``respond``, ``drop``, ``commit_then_fail``, ``commit_then_drop``, ``delay``,
+        ``commit_later`` or ``hold`` (wait until :meth:`release`, at most ``latency`` seconds, default 300).
+        ``status=None`` means 503 (respond), 500 (commit_then_fail) or 504 (commit_later).
 
         ``commit_later`` answers at once with ``status`` (and ``body``, by default the gateway's own error) and
         performs the real request ``commit_after`` seconds (default 2.0) later **on the emulator clock**, with
@@ -121,6 +122,23 @@ class EmulatorControl:
         if commit_after is not None:
             rule["commit_after"] = commit_after
         return self._call("POST", "/faults", json=rule)["id"]
+
+    def held(self, fault_id: str) -> dict[str, Any]:
+        """``{"held": n waiting now, "passed": n let through, "released": bool}`` of a ``hold`` rule."""
+        return self._call("GET", f"/faults/{fault_id}/held")
+
+    def release(self, fault_id: str) -> dict[str, Any]:
+        """Let the requests a ``hold`` rule keeps waiting (and any later match) go on."""
+        return self._call("POST", f"/faults/{fault_id}/release")
+
+    def wait_held(self, fault_id: str, count: int, timeout: float = 120.0) -> int:
+        """Block until ``count`` requests wait on the ``hold`` rule at once; returns how many wait."""
+        deadline = time.monotonic() + timeout
+        while (held := self.held(fault_id)["held"]) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {held} request(s) held by fault {fault_id} after {timeout}s, not {count}")
+            time.sleep(0.05)
+        return held
 
     def faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "/faults")

@@ -103,6 +103,19 @@ def _fault(state: EmulatorState, req: Request, fault_id: str) -> Response:
     return Response(204)
 
 
+def _held(state: EmulatorState, req: Request, fault_id: str) -> Response:
+    hold = state.faults.gate(fault_id)
+    if hold is None and not any(rule["id"] == fault_id for rule in state.faults.list()):
+        raise ApiError(404, {"error": f"fault {fault_id} not found"})
+    return Response(200, hold.to_dict() if hold else {"held": 0, "passed": 0, "released": False})
+
+
+def _release(state: EmulatorState, req: Request, fault_id: str) -> Response:
+    if not state.faults.release(fault_id):
+        raise ApiError(404, {"error": f"fault {fault_id} not found"})
+    return Response(200, state.faults.gate(fault_id).to_dict())  # type: ignore[union-attr]
+
+
 def _clock(state: EmulatorState, req: Request) -> Response:
     return Response(200, {"now": state.clock.now(), "offset": state.clock.offset})
 
@@ -210,6 +223,8 @@ _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] =
     (frozenset({"GET", "DELETE"}), re.compile(r"/journal"), _journal),
     (frozenset({"GET", "POST", "DELETE"}), re.compile(r"/faults"), _faults),
     (frozenset({"DELETE"}), re.compile(r"/faults/(?P<fault_id>[^/]+)"), _fault),
+    (frozenset({"GET"}), re.compile(r"/faults/(?P<fault_id>[^/]+)/held"), _held),
+    (frozenset({"POST"}), re.compile(r"/faults/(?P<fault_id>[^/]+)/release"), _release),
     (frozenset({"GET"}), re.compile(r"/clock"), _clock),
     (frozenset({"POST"}), re.compile(r"/clock/advance"), _advance),
     (frozenset({"POST"}), re.compile(r"/tokens"), _issue_token),

@@ -1,4 +1,4 @@
-"""Fault rules: make chosen requests slow, fail, vanish, fail *after* committing, or commit *later*.
+"""Fault rules: make chosen requests slow, fail, vanish, fail *after* committing, commit *later*, or wait.
 
 A rule matches on method (or any) and a regex fully matching the request path. Each match consumes
 one unit of ``count``; when it reaches zero the rule expires. Rules are tried in insertion order.
@@ -6,6 +6,12 @@ one unit of ``count``; when it reaches zero the rule expires. Rules are tried in
 ``commit_later`` answers at once and leaves a :class:`PendingCommit` in the registry; the app performs it
 once the emulator clock passes its ``due`` time (:meth:`FaultRegistry.commit_due`, called lazily before
 every data-plane request and by the control calls that read state).
+
+``hold`` keeps each matching request waiting, before it is handled, until the test releases the rule
+(``POST /faults/<id>/release``) or ``latency`` seconds pass (the bound that makes a forgotten hold end by
+itself); then it is handled as usual. ``GET /faults/<id>/held`` says how many wait now. A test uses it to
+know a request is *inside* a create (to kill its caller there) or that several are in flight at once,
+whatever the machine's speed.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("respond", "drop", "commit_then_fail", "commit_then_drop", "delay", "commit_later")
+ACTIONS = ("respond", "drop", "commit_then_fail", "commit_then_drop", "delay", "commit_later", "hold")
 #: Default statuses by action (``drop``, ``commit_then_drop`` and ``delay`` answer none of their own).
 DEFAULT_STATUS = {"respond": 503, "commit_then_fail": 500, "commit_later": 504}
 #: Emulator seconds after its arrival that a ``commit_later`` request is performed, unless the rule says.
 DEFAULT_COMMIT_AFTER = 2.0
+#: Wall seconds a ``hold`` rule keeps a request at most, unless its ``latency`` says.
+DEFAULT_HOLD_LIMIT = 300.0
 
 
 @dataclass
@@ -50,6 +58,8 @@ class FaultRule:
             raise ValueError("latency must not be negative")
         if self.method:
             self.method = self.method.upper()
+        if self.action == "hold" and not self.latency:
+            self.latency = DEFAULT_HOLD_LIMIT
         if self.status is None and self.action in DEFAULT_STATUS:
             self.status = DEFAULT_STATUS[self.action]
         if self.action == "commit_later":
@@ -74,8 +84,8 @@ class FaultRule:
         """Counter key in ``stats()['faults_injected']``."""
         if self.action in ("drop", "commit_then_drop"):
             return "drop"
-        if self.action == "delay":
-            return "delay"
+        if self.action in ("delay", "hold"):
+            return self.action
         return str(self.status)
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +115,18 @@ class FaultRule:
 
 
 @dataclass
+class Hold:
+    """The gate of one ``hold`` rule: requests wait on ``released``; ``waiting`` counts those waiting now."""
+
+    released: threading.Event = field(default_factory=threading.Event)
+    waiting: int = 0
+    passed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"held": self.waiting, "passed": self.passed, "released": self.released.is_set()}
+
+
+@dataclass
 class PendingCommit:
     """A request a ``commit_later`` rule answered already; ``perform`` runs it when the clock passes ``due``."""
 
@@ -119,6 +141,7 @@ class FaultRegistry:
     def __init__(self) -> None:
         self._rules: list[FaultRule] = []
         self._pending: list[PendingCommit] = []
+        self._holds: dict[str, Hold] = {}
         self._lock = threading.Lock()
 
     def add(self, rule: FaultRule) -> str:
@@ -132,13 +155,38 @@ class FaultRegistry:
             before = len(self._rules) + len(self._pending)
             self._rules = [r for r in self._rules if r.id != rule_id]
             self._pending = [p for p in self._pending if p.rule_id != rule_id]
-            return len(self._rules) + len(self._pending) != before
+            hold = self._holds.pop(rule_id, None)
+        if hold is not None:
+            hold.released.set()  # whatever still waits goes on
+        return len(self._rules) + len(self._pending) != before or hold is not None
 
     def clear(self) -> None:
         """Remove every rule and drop every pending commit."""
         with self._lock:
             self._rules.clear()
             self._pending.clear()
+            holds, self._holds = list(self._holds.values()), {}
+        for hold in holds:
+            hold.released.set()
+
+    # -- hold ----------------------------------------------------------------------------------
+    def hold(self, rule: FaultRule) -> Hold:
+        """The gate of ``rule`` (made on its first request; it outlives the rule's last use)."""
+        with self._lock:
+            return self._holds.setdefault(rule.id, Hold())
+
+    def gate(self, rule_id: str) -> Hold | None:
+        with self._lock:
+            return self._holds.get(rule_id)
+
+    def release(self, rule_id: str) -> bool:
+        """Let every request held by ``rule_id`` (and any later one) go on; False for an unknown rule."""
+        with self._lock:
+            known = rule_id in self._holds or any(r.id == rule_id for r in self._rules)
+            hold = self._holds.setdefault(rule_id, Hold()) if known else None
+        if hold is not None:
+            hold.released.set()
+        return hold is not None
 
     # -- commit_later --------------------------------------------------------------------------
     def defer(self, pending: PendingCommit) -> None:

@@ -1,8 +1,9 @@
-"""Fault injection: every action, expiry, Retry-After, latency, the commit-then-* variants and commit_later."""
+"""Fault injection: every action, expiry, Retry-After, latency, the commit-then-* variants, commit_later and hold."""
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -115,6 +116,51 @@ def test_commit_then_drop(emu, fs):
     with pytest.raises(requests.ConnectionError):
         fs.post("/connections", json=BODY)
     assert names(emu) == ["faulty"]
+
+
+def test_hold_keeps_requests_inside_until_released_then_handles_them(emu, fs):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="hold", count=2)
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(fs.post, "/connections", json={**BODY, "name": f"held {i}"}) for i in range(2)]
+        assert emu.control.wait_held(fault, 2, timeout=30) == 2  # both in flight at once, neither handled
+        assert names(emu) == [] and not any(c.done() for c in calls)
+        assert emu.control.release(fault)["released"] is True
+        statuses = sorted(c.result(timeout=30).status_code for c in calls)
+    assert statuses == [201, 201]
+    assert sorted(names(emu)) == ["held 0", "held 1"]
+    assert emu.control.held(fault) == {"held": 0, "passed": 2, "released": True}
+    assert fs.post("/connections", json={**BODY, "name": "after"}).status_code == 201  # the rule is used up
+
+
+def test_hold_ends_by_itself_after_its_latency_bound(emu, fs):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="hold", latency=0.2)
+    assert fs.post("/connections", json=BODY).status_code == 201  # not released: the bound let it through
+    assert emu.control.held(fault)["passed"] == 1 and names(emu) == ["faulty"]
+
+
+def test_hold_of_a_caller_that_went_away_still_commits(emu, fs):
+    """What a killed worker leaves behind: the create it was inside is performed once the hold ends."""
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="hold")
+    with pytest.raises(requests.Timeout):
+        fs.post("/connections", json=BODY, timeout=0.5)
+    emu.control.wait_held(fault, 1, timeout=30)
+    emu.control.release(fault)
+    deadline = time.monotonic() + 30
+    while names(emu) != ["faulty"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert names(emu) == ["faulty"]
+
+
+def test_holds_are_released_by_clearing_faults_and_unknown_ids_are_404(emu, fs):
+    fault = emu.control.add_fault("POST", CONNECTIONS, action="hold")
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(fs.post, "/connections", json=BODY)
+        emu.control.wait_held(fault, 1, timeout=30)
+        emu.control.clear_faults()
+        assert call.result(timeout=30).status_code == 201
+    for action in (emu.control.held, emu.control.release):
+        with pytest.raises(EmulatorControlError, match="404"):
+            action("no-such-fault")
 
 
 def test_faults_apply_to_ims(emu):
