@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow.sdk import TaskGroup, TriggerRule, task, task_group
 
+from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
 from airflow_provider_aep.client.xdm import PROFILE_CLASS_ID
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.operators.catalog import CreateDatasetOperator, DeleteDatasetOperator
@@ -119,6 +120,8 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 name=connection_name,
                 source=kind.name,
                 source_conn_id=source_conn_id,
+                # found once per DAG run and handed to every table's dataflow (XCom ``flow_spec``)
+                flow_spec_name=CRM_FLOW_SPEC_NAME,
                 **aep,
             )
             explored = ExploreConnectionOperator(
@@ -211,6 +214,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     # the explored columns: sent in params only if the source needs them, and always the
                     # OpenLineage schema facet of the table input
                     table=table.output,
+                    base_connection=base.output["connection"],  # not read again per table
                     **aep,
                 )
                 target = CreateTargetConnectionOperator(
@@ -228,11 +232,20 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     delta_column=delta_column or kind.delta_column,
                     schedule={"frequency": "once"},
                     name=named["dataflow"],
+                    # what this DAG run's upstream tasks already read or made: not read again
+                    mapping_version=mapping.output["version"],
+                    flow_spec=base.output["flow_spec"],
+                    source_connection_spec_ids=source_connection.output["connection_spec_id"],
+                    target_connection_spec_id=target.output["connection_spec_id"],
                     **aep,
                 )
                 # A new 'once' dataflow has already started its first run: this DAG run takes it.
                 run = TriggerFlowRunOperator(
-                    task_id="trigger_run", flow_id=flow.output, adopt_first_run=flow.output["created"], **aep
+                    task_id="trigger_run",
+                    flow_id=flow.output,
+                    adopt_first_run=flow.output["created"],
+                    flow_frequency=flow.output["frequency"],
+                    **aep,
                 )
                 finished = AEPFlowRunSensor(
                     task_id="wait_for_run",

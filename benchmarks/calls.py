@@ -61,8 +61,11 @@ RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 #   dataset name, mapping set name): 1 request, plus 1 POST when nothing was found. A found resource is
 #   whole in the lookup answer (Schema Registry lists whole resources with ``Accept: ...xed+json``; the
 #   emulated Catalog and Data Prep lists return whole objects), so verifying it needs no second read;
-# * the base connection is read once by the source connection (its spec goes in the body); the flow spec
-#   is found by name; a mapping set is validated (``POST /mappingSets/validate``) before it is created;
+# * what one task of the DAG run has read or made is handed to the others by XCom, never read again: the
+#   base connection's name and spec (``create_base_connection`` made or found it), the flow spec (found by
+#   name once per DAG run, by ``create_base_connection``), each connection's spec, the mapping set's
+#   version and the dataflow's schedule; a mapping set is validated (``POST /mappingSets/validate``)
+#   before it is created;
 # * the tenant id (``GET /schemaregistry/stats``; custom fields live under ``_<tenant>``) is needed once
 #   per process (``TENANT_ID`` below; it does not change), by whichever task first needs it;
 # * ``trigger_run``: the newest run (to adopt the new ``once`` flow's own first run, or reuse a running
@@ -71,12 +74,17 @@ RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 # * a delete is one DELETE when its DAG run created the resource, none when it reused it (a skipped delete,
 #   teardown off, is not counted); Data Prep has no delete for mapping sets.
 #
-# Summed over the 2 tables this gives, per DAG run: create 2 + 1 + 2 x (1 + 2 + 2 + 2 + 3 + 3 + 2 + 3 + 1)
-# + 1 tenant id = 42 requests plus the polls; reuse 1 + 1 + 2 x (1 + 1 + 1 + 1 + 1 + 2 + 1 + 2 + 2) = 26
-# plus the polls (the POST /runs included); create + teardown 42 - 1 (tenant id cached) + 2 x 6 + 1
-# DELETEs = 54 plus the polls.
+# Summed over the 2 tables this gives, per DAG run: create 3 + 1 + 2 x (1 + 2 + 2 + 2 + 3 + 2 + 2 + 2 + 1)
+# + 1 tenant id = 39 requests plus the polls; reuse 2 + 1 + 2 x (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2) = 23
+# plus the polls (the POST /runs included); create + teardown 39 - 1 (tenant id cached) + 2 x 6 + 1
+# DELETEs = 51 plus the polls. (Before the XCom hand-overs the minimum counted a flow spec lookup per
+# table and the base connection read per source connection: 42 / 26 / 54.)
 MINIMUM: dict[str, tuple[int, int, str]] = {
-    "create_base_connection": (2, 1, "lookup by name + spec, then POST (lookup only when it exists)"),
+    "create_base_connection": (
+        3,
+        2,
+        "lookup by name + spec, POST if none; + the flow spec by name, once per DAG run (XCom for every table)",
+    ),
     "explore_tables": (1, 1, "one explore of the root"),
     G + "resource_names": (0, 0, "no AEP call"),
     G + "explore_table": (1, 1, "one explore of the table (its columns)"),
@@ -84,9 +92,9 @@ MINIMUM: dict[str, tuple[int, int, str]] = {
     G + "create_schema": (2, 1, "lookup by title (whole resources), POST"),
     G + "create_dataset": (2, 1, "lookup by name, POST"),
     G + "create_mapping_set": (3, 1, "lookup by name, validate, POST; + tenant id once per process"),
-    G + "create_source_connection": (3, 2, "read the base connection (its spec goes in the body), lookup, POST"),
+    G + "create_source_connection": (2, 1, "lookup, POST (the base connection's name and spec come by XCom)"),
     G + "create_target_connection": (2, 1, "lookup, POST"),
-    G + "create_dataflow": (3, 2, "find the flow spec by name, lookup, POST"),
+    G + "create_dataflow": (2, 1, "lookup, POST (flow spec, connection specs, mapping version come by XCom)"),
     G + "trigger_run": (1, 1, "newest run (adopt the new flow's first run / reuse a running one), + POST /runs"),
     G + "wait_for_run": (1, 1, "one GET per poll (shown: first check + trigger polls)"),
     G + "table_summary": (0, 0, "no AEP call"),
@@ -195,12 +203,15 @@ def run(
             minima[task_id].append(minimum)
             calls_by_task[task_id].update(calls)
         run_rows = []
+        run_min = run_actual = 0
         order = list(MINIMUM)
         for task_id in sorted(counts, key=lambda t: order.index(t) if t in order else len(order)):
             requests_made, minimum = sum(counts[task_id]), sum(minima[task_id])
             pairs = zip(counts[task_id], minima[task_id], strict=True)
             total_min += minimum
             total_actual += requests_made
+            run_min += minimum
+            run_actual += requests_made
             run_rows.append(
                 {
                     "task": task_id,
@@ -216,18 +227,40 @@ def run(
                 }
             )
         per_run.append(
-            {"path": label, "kind": path_kind, "conf": dag_run["conf"], "state": dag_run["state"], "tasks": run_rows}
+            {
+                "path": label,
+                "kind": path_kind,
+                "conf": dag_run["conf"],
+                "state": dag_run["state"],
+                "tasks": run_rows,
+                "requests": run_actual,
+                "minimum": run_min,
+            }
         )
 
     labels = "; ".join(label for label, _, _ in plan)
+    if len(per_run) >= 2:  # the target: the create run and the reuse run
+        pair_actual = sum(r["requests"] for r in per_run[:2])
+        pair_min = sum(r["minimum"] for r in per_run[:2])
+        result.rows.append(
+            Row(
+                metric=f"AEP requests, DAG runs `{per_run[0]['path']}` + `{per_run[1]['path']}` of {len(TABLES)} "
+                "tables vs API minimum",
+                value=str(pair_actual),
+                baseline=str(pair_min),
+                ratio=pair_actual / pair_min if pair_min else None,
+                target="<= 1.05x",
+                met=pair_actual <= 1.05 * pair_min,
+            )
+        )
     result.rows.append(
         Row(
             metric=f"AEP requests, {len(plan)} DAG run(s) of {len(TABLES)} tables ({labels}) vs API minimum",
             value=str(total_actual),
             baseline=str(total_min),
             ratio=total_actual / total_min if total_min else None,
-            target="1.00x",
-            met=total_actual <= total_min,
+            target="<= 1.05x",
+            met=total_actual <= 1.05 * total_min,
         )
     )
     result.rows.append(

@@ -103,12 +103,13 @@ class CatalogClient(ServiceClient):
         found = [item for item in self.iter_datasets(params=params) if item.get("name") == name]
         return sorted(found, key=lambda item: item.get("created") or 0)
 
-    def create_dataset(self, body: Mapping[str, Any]) -> CreatedResource:
+    def create_dataset(self, body: Mapping[str, Any], *, looked_up: bool = False) -> CreatedResource:
         """A dataset with ``body``'s name and ``schemaRef.id``: the oldest existing one, else a new one.
 
         POST ``/dataSets?requestDataSource=true`` (answer ``["@/dataSets/<id>"]``) is never re-sent blindly:
         after an ambiguous failure the lookup runs again first. ``resource`` holds the dataset when it was
-        found by a lookup.
+        found by a lookup. ``looked_up=True`` says the caller has just looked the name up and found nothing,
+        so the first lookup is skipped (the one after an ambiguous failure still runs).
         """
         name = body.get("name")
         schema_id = dig(body, "schemaRef.id")
@@ -118,7 +119,7 @@ class CatalogClient(ServiceClient):
         def matching() -> list[dict[str, Any]]:
             return [d for d in self.find_datasets(name) if dig(d, "schemaRef.id") == schema_id]
 
-        existing = matching()
+        existing = [] if looked_up else matching()
         if existing:
             if len(existing) > 1:
                 oldest = existing[0]["id"]

@@ -77,11 +77,13 @@ class DataPrepClient(ServiceClient):
         found = [item for item in self.iter_mapping_sets(name=name) if item.get("name") == name]
         return sorted(found, key=lambda item: item.get("createdDate") or 0)
 
-    def create_mapping_set(self, body: Mapping[str, Any]) -> CreatedResource:
+    def create_mapping_set(self, body: Mapping[str, Any], *, looked_up: bool = False) -> CreatedResource:
         """The mapping set named ``body["name"]``: the oldest existing one, else a new one (POST answers 200).
 
         ``resource`` holds the found set (or the create's ``{id, version, ...}`` answer). A body without a
         name cannot be looked up: it is POSTed once and re-sent only if the server provably did not get it.
+        ``looked_up=True`` says the caller has just looked the name up and found nothing, so the first lookup
+        is skipped (the one after an ambiguous failure still runs).
         """
         name = body.get("name")
 
@@ -94,7 +96,7 @@ class DataPrepClient(ServiceClient):
         if not isinstance(name, str) or not name:
             log.warning("Mapping set without a 'name': it cannot be looked up, so a lost answer cannot be recovered")
             return Retrying(**self.retry.tenacity_kwargs(retryable=is_safe_to_resend_create))(post)
-        existing = self.find_mapping_sets(name)
+        existing = [] if looked_up else self.find_mapping_sets(name)
         if existing:
             if len(existing) > 1:
                 log.warning("%d mapping sets named %r; using the oldest, %s", len(existing), name, existing[0]["id"])

@@ -168,9 +168,13 @@ class SchemaRegistryClient(ServiceClient):
             seen.add(str(start))
             params = {**params, "start": start}
 
-    def find_by_title(self, kind: str, title: str) -> dict[str, Any] | None:
-        """The tenant resource of ``kind`` titled exactly ``title`` (server filter, then an exact check)."""
-        for item in self.iter_resources(kind, filters=[f"title=={title}"]):
+    def find_by_title(self, kind: str, title: str, *, full: bool = False) -> dict[str, Any] | None:
+        """The tenant resource of ``kind`` titled exactly ``title`` (server filter, then an exact check).
+
+        ``full`` lists whole resources (``Accept: application/vnd.adobe.xed+json``, the same document a
+        lookup with ``xed+json; version=1`` answers), so a found resource needs no second read.
+        """
+        for item in self.iter_resources(kind, filters=[f"title=={title}"], full=full):
             if item.get("title") == title:
                 return item
         return None
@@ -201,10 +205,10 @@ class SchemaRegistryClient(ServiceClient):
         title = body.get("title")
         if not isinstance(title, str) or not title:
             raise ValueError(f"a {kind} body needs a 'title' (the registry's unique key)")
-        existing = self.find_by_title(kind, title)
-        if existing is not None:
+        existing = self.find_by_title(kind, title, full=True)
+        if existing is not None and "$id" in existing:
             log.info("Reusing existing %s %s (title %r)", kind, existing.get("$id"), title)
-            return self.get(kind, str(existing["$id"])), False
+            return existing, False
         ambiguous = False  # an earlier POST of this call may have been committed
 
         def post() -> CreatedResource:

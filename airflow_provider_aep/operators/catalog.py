@@ -97,7 +97,7 @@ class CreateDatasetOperator(AEPBaseOperator):
             }
             if self._tags():
                 body["tags"] = self._tags()
-            result = catalog.create_dataset(body)
+            result = catalog.create_dataset(body, looked_up=True)  # the lookup above found none
             dataset_id, created = dataset_id_of(self, result.id), result.created
         self.log.info(
             "%s dataset %s (%r) for schema %s",

@@ -52,7 +52,11 @@ class CreateConnectionOperator(AEPBaseOperator):
     spec and ``auth.params`` come from that source's declaration, the credentials from its Airflow
     connection ``source_conn_id`` (default: the declaration's, e.g. ``salesforce_default``). Without a
     source, give ``connection_spec_id``, ``auth_spec_name`` and ``auth_params`` yourself.
-    Returns the connection id (XCom ``return_value``) and pushes its etag under ``etag``. The lookup by
+    Returns the connection id (XCom ``return_value``) and pushes its etag under ``etag`` and
+    ``{id, name, connectionSpec}`` under ``connection`` (what ``CreateSourceConnectionOperator`` would
+    otherwise read back per table). With ``flow_spec_name`` it also finds that flow spec once and pushes
+    ``{id, name, version, sourceConnectionSpecIds, targetConnectionSpecIds}`` under ``flow_spec``, for
+    ``CreateDataflowOperator(flow_spec=...)`` in every mapped table instead of one lookup each. The lookup by
     name + connection spec before the POST makes task retries safe: a retry after a lost response finds
     the connection instead of creating a second one. ``auth_params`` is not templated, so credentials
     never show in rendered fields.
@@ -74,6 +78,7 @@ class CreateConnectionOperator(AEPBaseOperator):
         description: str | None = None,
         connection_spec_version: str = "1.0",
         if_exists: str = "reuse",
+        flow_spec_name: str | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
@@ -81,6 +86,9 @@ class CreateConnectionOperator(AEPBaseOperator):
         self.aep_conn_id = aep_conn_id
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
+        if flow_spec_name is not None:
+            require_text(self, "flow_spec_name", flow_spec_name)
+        self.flow_spec_name = flow_spec_name
         self.source = source
         self.source_conn_id = source_conn_id
         if source is not None:
@@ -128,6 +136,19 @@ class CreateConnectionOperator(AEPBaseOperator):
         self.log.info("%s base connection %s (%r)", verb, result.id, body["name"])
         context["ti"].xcom_push(key="etag", value=result.etag)
         push_created(context, result.created)
+        found = result.resource or {}
+        spec = found.get("connectionSpec") if isinstance(found.get("connectionSpec"), Mapping) else None
+        context["ti"].xcom_push(
+            key="connection",
+            value={
+                "id": result.id,
+                "name": str(found.get("name") or body["name"]),
+                "connectionSpec": dict(spec or body["connectionSpec"]),
+            },
+        )
+        if self.flow_spec_name is not None:
+            flow_spec = flow_spec_summary(client.find_flow_spec(self.flow_spec_name))
+            context["ti"].xcom_push(key="flow_spec", value=flow_spec)
         settings = self.hook.settings
         AEPBaseConnectionLink.persist(
             context,
@@ -167,6 +188,18 @@ class CreateHubSpotConnectionOperator(CreateConnectionOperator):
             **kwargs,
         )
         self.hubspot_conn_id = hubspot_conn_id
+
+
+def flow_spec_summary(flow_spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a dataflow create needs of a flow spec (its id and version, and which connection specs it
+    joins), small enough for an XCom shared by every mapped table."""
+    return {
+        "id": flow_spec.get("id"),
+        "name": flow_spec.get("name"),
+        "version": flow_spec.get("version") or "1.0",
+        "sourceConnectionSpecIds": flow_spec.get("sourceConnectionSpecIds"),
+        "targetConnectionSpecIds": flow_spec.get("targetConnectionSpecIds"),
+    }
 
 
 def source_kind_of(task: BaseOperator, name: str) -> SourceKind:

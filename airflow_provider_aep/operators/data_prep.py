@@ -104,12 +104,14 @@ class CreateMappingSetOperator(AEPBaseOperator):
             key=lambda m: m.get("createdDate") or 0,
         )  # the oldest, should a lost create ever have made a second one
         if existing:
-            found = data_prep.get_mapping_set(existing[0]["id"])
+            # A list item is the whole mapping set (``MapperSetPage.data`` items are ``MappingSet``s, with
+            # ``mappings``); only an answer without them is read again.
+            found = existing[0] if "mappings" in existing[0] else data_prep.get_mapping_set(existing[0]["id"])
             self._verify(found, name, schema_id, mappings)
             mapping_id, version, created = str(found["id"]), found.get("version", 0), False
         else:
             self._validate(data_prep, body)
-            result = data_prep.create_mapping_set(body)
+            result = data_prep.create_mapping_set(body, looked_up=True)  # the lookup above found none
             mapping_id, created = result.id, result.created
             version = (result.resource or {}).get("version", 0) if not created else 0
         self.log.info(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
+from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME, dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPDataflowLink
 from airflow_provider_aep.operators.connections import (
@@ -131,7 +131,12 @@ class CreateDataflowOperator(AEPBaseOperator):
     ``delta_column_candidates``); ``mapping_id``/``mapping_version`` add a Data Prep ``Mapping``.
     ``schedule`` defaults to ``{"frequency": "once"}`` (on-demand runs, see ``TriggerFlowRunOperator``).
     A dataflow with the same ``name`` is reused if it connects the same connections.
-    Returns the flow id and pushes its etag under ``etag``.
+    What upstream tasks of the same DAG run already read can be handed over instead of read again:
+    ``flow_spec`` (``CreateConnectionOperator(flow_spec_name=...)``'s ``flow_spec`` XCom; it must be the
+    spec named ``flow_spec_name``), ``source_connection_spec_ids``/``target_connection_spec_id`` (the
+    connection operators' ``connection_spec_id`` XComs: with them and a ``name`` the connections are not
+    read) and ``mapping_version`` (``CreateMappingSetOperator``'s ``version`` XCom).
+    Returns the flow id and pushes its etag under ``etag`` and its schedule frequency under ``frequency``.
     """
 
     template_fields: Sequence[str] = (
@@ -141,7 +146,11 @@ class CreateDataflowOperator(AEPBaseOperator):
         "description",
         "delta_column",
         "mapping_id",
+        "mapping_version",
         "schedule",
+        "flow_spec",
+        "source_connection_spec_ids",
+        "target_connection_spec_id",
     )
     operator_extra_links = (AEPDataflowLink(),)
     ui_color = "#fa0f00"
@@ -159,6 +168,9 @@ class CreateDataflowOperator(AEPBaseOperator):
         mapping_id: str | None = None,
         mapping_version: int | str | None = None,
         if_exists: str = "reuse",
+        flow_spec: Mapping[str, Any] | None = None,
+        source_connection_spec_ids: str | Sequence[str] | None = None,
+        target_connection_spec_id: str | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
@@ -167,6 +179,9 @@ class CreateDataflowOperator(AEPBaseOperator):
         if if_exists not in IF_EXISTS_CHOICES:
             raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
         require_text(self, "flow_spec_name", flow_spec_name)
+        self.flow_spec = flow_spec
+        self.source_connection_spec_ids = source_connection_spec_ids
+        self.target_connection_spec_id = target_connection_spec_id
         if mapping_version is not None and mapping_id is None:
             raise AEPInvalidArgumentError(self.task_id, "mapping_version", "needs mapping_id")
         self.source_connection_ids = source_connection_ids
@@ -212,6 +227,26 @@ class CreateDataflowOperator(AEPBaseOperator):
                 f"{flow_spec.get('name')!r} does not support ({key}: {allowed})",
             )
 
+    def _flow_spec(self, client: Any) -> Mapping[str, Any]:
+        """The flow spec handed over by an upstream task when it is the one named ``flow_spec_name``."""
+        given = self.flow_spec
+        if isinstance(given, Mapping) and given.get("id") and given.get("name") == self.flow_spec_name:
+            return given
+        return client.find_flow_spec(self.flow_spec_name)
+
+    def _known_specs(self, source_ids: list[str], target_id: str) -> tuple[list[dict], dict] | None:
+        """``({id, connectionSpec}, ...)`` of the connections when upstream tasks handed their specs over."""
+        if self.source_connection_spec_ids is None or self.target_connection_spec_id is None:
+            return None
+        source_specs = _id_list(self, "source_connection_spec_ids", self.source_connection_spec_ids)
+        if len(source_specs) != len(source_ids):
+            raise AEPInvalidArgumentError(
+                self.task_id, "source_connection_spec_ids", f"has {len(source_specs)} ids for {len(source_ids)} sources"
+            )
+        target_spec = require_text(self, "target_connection_spec_id", self.target_connection_spec_id)
+        sources = [{"id": i, "connectionSpec": {"id": s}} for i, s in zip(source_ids, source_specs, strict=True)]
+        return sources, {"id": target_id, "connectionSpec": {"id": target_spec}}
+
     def execute(self, context: Context) -> str:
         source_ids = _id_list(self, "source_connection_ids", self.source_connection_ids)
         target_id = require_text(self, "target_connection_id", self.target_connection_id)
@@ -219,15 +254,23 @@ class CreateDataflowOperator(AEPBaseOperator):
         client = self.hook.client
         transformations = self._transformations(self._current_mapping_version())
 
-        flow_spec = client.find_flow_spec(self.flow_spec_name)
-        sources = [client.get_resource("sourceConnections", source_id) for source_id in source_ids]
+        flow_spec = self._flow_spec(client)
+        known = self._known_specs(source_ids, target_id) if self.name is not None else None
+        if known is None:  # the default name needs the connections' names, the spec check their specs
+            sources = [client.get_resource("sourceConnections", source_id) for source_id in source_ids]
+        else:
+            sources, target = known
         for source in sources:
             self._check_spec(flow_spec, "sourceConnectionSpecIds", "source_connection_ids", source)
-        target = client.get_resource("targetConnections", target_id)
+        if known is None:
+            target = client.get_resource("targetConnections", target_id)
         self._lineage_flow: dict[str, Any] = {
-            "sources": sources,
-            "targets": [target],
+            # connections not read here are read by the lineage itself, only when OpenLineage asks
+            "sources": sources if known is None else None,
+            "targets": [target] if known is None else None,
             "transformations": transformations,
+            "sourceConnectionIds": source_ids,
+            "targetConnectionIds": [target_id],
         }
         self._check_spec(flow_spec, "targetConnectionSpecIds", "target_connection_id", target)
 
@@ -243,14 +286,17 @@ class CreateDataflowOperator(AEPBaseOperator):
         if self.description:
             body["description"] = self.description
         result = client.create_flow(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        frequency = schedule["frequency"]
         if not result.created:
             flow = result.resource or client.get_flow(result.id)
+            frequency = dig(flow, "scheduleParams.frequency")
             self._check_reused(flow, source_ids, target_id)
             verify_reused(
                 self, "dataflow", _transformation_view(flow), _transformation_view(body), name=flow.get("name")
             )
         self.log.info("%s dataflow %s (%r)", "Created" if result.created else "Reusing existing", result.id, name)
         context["ti"].xcom_push(key="etag", value=result.etag)
+        context["ti"].xcom_push(key="frequency", value=frequency)
         push_created(context, result.created)
         settings = self.hook.settings
         AEPDataflowLink.persist(
@@ -271,12 +317,8 @@ class CreateDataflowOperator(AEPBaseOperator):
         state = getattr(self, "_lineage_flow", None)
         if state is None:  # failed before the connections were read
             return build_operator_lineage()
-        described = describe_flow(
-            self.hook,
-            flow={"transformations": state["transformations"]},
-            sources=state["sources"],
-            targets=state["targets"],
-        )
+        flow = {k: state[k] for k in ("transformations", "sourceConnectionIds", "targetConnectionIds") if k in state}
+        described = describe_flow(self.hook, flow=flow, sources=state["sources"], targets=state["targets"])
         return build_operator_lineage(described.inputs, described.outputs, described.mappings)
 
     get_openlineage_facets_on_failure = get_openlineage_facets_on_complete

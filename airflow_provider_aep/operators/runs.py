@@ -32,6 +32,8 @@ class TriggerFlowRunOperator(AEPBaseOperator):
     only if it ingests the same window and delta column. A ``once`` dataflow starts its own first run when
     it is created: pass ``adopt_first_run=create_dataflow.output["created"]`` so that the DAG run that
     created the dataflow takes that run (finished or not) instead of ingesting the same data twice.
+    ``flow_frequency`` (``create_dataflow.output["frequency"]``, the schedule that task created or verified)
+    saves reading the dataflow again to check it is scheduled ``once``.
     Pair it with ``AEPFlowRunSensor(run_id=...)`` to wait for the outcome.
     """
 
@@ -42,6 +44,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         "window_end_time",
         "delta_column",
         "adopt_first_run",
+        "flow_frequency",
     )
     operator_extra_links = (AEPFlowRunLink(),)
     ui_color = "#fa0f00"
@@ -56,6 +59,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         delta_column: str | Mapping[str, str] | None = None,
         reuse_active_run: bool = True,
         adopt_first_run: Any = False,
+        flow_frequency: str | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
@@ -68,6 +72,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         self.delta_column = delta_column
         self.reuse_active_run = reuse_active_run
         self.adopt_first_run = adopt_first_run
+        self.flow_frequency = flow_frequency
 
     def build_params(self, *, now: float | None = None) -> dict[str, Any]:
         """The run's ``params``, validated locally."""
@@ -115,7 +120,8 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         flow_id = require_text(self, "flow_id", self.flow_id)
         params = self.build_params()
         client = self.hook.client
-        frequency = dig(client.get_flow(flow_id), "scheduleParams.frequency")
+        known = self.flow_frequency if isinstance(self.flow_frequency, str) and self.flow_frequency else None
+        frequency = known or dig(client.get_flow(flow_id), "scheduleParams.frequency")
         if frequency is not None and str(frequency).lower() != "once":
             raise AEPInvalidArgumentError(
                 self.task_id, "flow_id", f"{flow_id} is scheduled {frequency!r}; on-demand runs need a 'once' dataflow"

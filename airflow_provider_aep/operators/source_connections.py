@@ -43,10 +43,20 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
     ``ExploreConnectionOperator(return_paths=True)``; ``table`` (an ``object_type="table"`` explore result)
     supplies the columns, which the operator otherwise explores itself when the source needs them. An
     existing source connection with the same ``name`` on the same base connection is reused if it reads
-    the same table. Returns the source connection id and pushes its etag under ``etag``.
+    the same table. ``base_connection`` (``create_base_connection.output["connection"]``: its id, name and
+    connection spec, as that task created or verified it) saves reading the base connection again in every
+    mapped table; it is used only when its id is ``base_connection_id``. Returns the source connection id
+    and pushes its etag under ``etag`` and its connection spec id under ``connection_spec_id``.
     """
 
-    template_fields: Sequence[str] = ("base_connection_id", "table_path", "table", "name", "description")
+    template_fields: Sequence[str] = (
+        "base_connection_id",
+        "table_path",
+        "table",
+        "name",
+        "description",
+        "base_connection",
+    )
     ui_color = "#fa0f00"
 
     def __init__(
@@ -59,6 +69,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         description: str | None = None,
         data_format: str = "tabular",
         if_exists: str = "reuse",
+        base_connection: Mapping[str, Any] | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
@@ -79,6 +90,14 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         self.description = description
         self.data_format = data_format
         self.if_exists = if_exists
+        self.base_connection = base_connection
+
+    def _base_connection(self, client: Any, base_id: str) -> Mapping[str, Any]:
+        """The base connection handed over by the upstream task when it is this one, else read from AEP."""
+        given = self.base_connection
+        if isinstance(given, Mapping) and given.get("id") == base_id and dig(given, "connectionSpec.id"):
+            return given
+        return client.get_connection(base_id)
 
     def execute(self, context: Context) -> str:
         base_id = require_text(self, "base_connection_id", self.base_connection_id)
@@ -88,7 +107,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         path = self.table_path if self.table_path is not None else (table or {}).get("path")
         table_path = require_text(self, "table_path", path)
         client = self.hook.client
-        base = client.get_connection(base_id)
+        base = self._base_connection(client, base_id)
         spec = dig(base, "connectionSpec")
         if not isinstance(spec, dict) or not spec.get("id"):
             raise AEPInvalidArgumentError(self.task_id, "base_connection_id", f"{base_id} has no connectionSpec")
@@ -123,6 +142,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s source connection %s for %s (%r)", verb, result.id, table_path, name)
         context["ti"].xcom_push(key="etag", value=result.etag)
+        context["ti"].xcom_push(key="connection_spec_id", value=spec["id"])
         push_created(context, result.created)
         return result.id
 

@@ -130,6 +130,8 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s target connection %s for dataset %s", verb, result.id, body["params"]["dataSetId"])
         context["ti"].xcom_push(key="etag", value=result.etag)
+        # the natural key includes the connection spec, so a reused one has the same
+        context["ti"].xcom_push(key="connection_spec_id", value=body["connectionSpec"]["id"])
         push_created(context, result.created)
         return result.id
 

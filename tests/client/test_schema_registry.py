@@ -171,10 +171,13 @@ def test_a_missing_resource_is_a_typed_error_with_the_registry_request_id(regist
 
 # ---------------------------------------------------------------------- create
 def test_create_returns_an_existing_resource_without_posting(registry, strict_http, strict_ims):
-    title_lookup(strict_http, [SUMMARY])
-    strict_http.add(responses.GET, schema_url(), json=SCHEMA)
+    # listed whole (Accept: xed+json), so the found resource is not read a second time
+    title_lookup(strict_http, [SCHEMA])
     assert registry.create("schemas", SCHEMA_BODY) == (SCHEMA, False)
     assert not service_calls(strict_http, SR, "POST")
+    assert [c.request.headers["Accept"] for c in strict_http.calls if "/schemaregistry/" in c.request.url] == [
+        "application/vnd.adobe.xed+json"
+    ]
 
 
 def test_create_posts_once_when_nothing_has_the_title(registry, strict_http, strict_ims):

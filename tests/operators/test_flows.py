@@ -277,3 +277,48 @@ def test_emulator_delete_flow_twice(emulator, context, pipeline):
     op = DeleteDataflowOperator(task_id="d", flow_id=pipeline["flow"])
     assert (op.execute(context), op.execute(context)) == (True, False)
     assert emulator.control.state()["flows"] == []
+
+
+# --------------------------------------------------------------------------- hand-overs from upstream XComs
+def handed_over(**kwargs) -> CreateDataflowOperator:
+    kwargs.setdefault("name", "contacts dataflow")
+    kwargs.setdefault("flow_spec", CRM_TO_AEP)
+    kwargs.setdefault("source_connection_spec_ids", HUBSPOT)
+    kwargs.setdefault("target_connection_spec_id", DATA_LAKE)
+    return create(**kwargs)
+
+
+def test_handed_over_specs_are_not_read_again(aep_http, context):
+    aep_http.add(responses.GET, FS + "/flows", json={"items": [], "_links": {}})
+    aep_http.add(responses.POST, FS + "/flows", json={"id": "flow-1", "etag": '"e"'}, status=201)
+    assert handed_over().execute(context) == "flow-1"
+    paths = [call.request.path_url.split("?")[0] for call in aep_http.calls if "/flowservice/" in call.request.url]
+    assert paths == ["/data/foundation/flowservice/flows", "/data/foundation/flowservice/flows"]  # lookup, POST
+    [body] = sent_bodies(aep_http, "POST", "/flows")
+    assert body["flowSpec"] == {"id": CRM_TO_AEP["id"], "version": "1.0"}
+    assert context["ti"].xcoms["frequency"] == "once"
+
+
+def test_a_handed_over_connection_spec_is_still_checked_against_the_flow_spec(aep_http, context):
+    with pytest.raises(AEPInvalidArgumentError, match="does not support") as err:
+        handed_over(target_connection_spec_id=HUBSPOT).execute(context)
+    assert err.value.argument == "target_connection_id"
+    assert not sent_bodies(aep_http, "POST", "/flows")
+
+
+def test_a_handed_over_flow_spec_of_another_name_is_not_used(aep_http, context):
+    aep_http.add(responses.GET, FS + "/flowSpecs", json={"items": [CRM_TO_AEP], "_links": {}})
+    aep_http.add(responses.GET, FS + "/flows", json={"items": [], "_links": {}})
+    aep_http.add(responses.POST, FS + "/flows", json={"id": "flow-1", "etag": '"e"'}, status=201)
+    handed_over(flow_spec={**CRM_TO_AEP, "id": "other", "name": "Other"}).execute(context)
+    [body] = sent_bodies(aep_http, "POST", "/flows")
+    assert body["flowSpec"]["id"] == CRM_TO_AEP["id"]  # looked up by flow_spec_name instead
+
+
+def test_a_handed_over_mapping_version_is_not_read_again(aep_http, context):
+    aep_http.add(responses.GET, FS + "/flows", json={"items": [], "_links": {}})
+    aep_http.add(responses.POST, FS + "/flows", json={"id": "flow-1", "etag": '"e"'}, status=201)
+    handed_over(mapping_id="0123456789abcdef0123456789abcdef", mapping_version=3).execute(context)
+    [body] = sent_bodies(aep_http, "POST", "/flows")
+    assert body["transformations"][1]["params"]["mappingVersion"] == "3"
+    assert not [c for c in aep_http.calls if "/conversion/" in c.request.url]

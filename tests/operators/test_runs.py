@@ -191,3 +191,16 @@ def test_a_reused_dataflow_starts_a_new_run_after_its_finished_first_run(once_fl
     once_flow.add(responses.POST, FS + "/runs", json={"id": "run-1"}, status=201)
     assert trigger(adopt_first_run=False).execute(context) == "run-1"
     assert len(sent_bodies(once_flow, "POST", "/runs")) == 1
+
+
+def test_a_handed_over_frequency_saves_reading_the_flow(aep_http, context):
+    aep_http.add(responses.GET, FS + "/runs", json={"items": [], "_links": {}})
+    aep_http.add(responses.POST, FS + "/runs", json={"id": "run-1", "etag": '"e"'}, status=201)
+    assert trigger(flow_frequency="once").execute(context) == "run-1"
+    assert not [c for c in aep_http.calls if "/flows/flow-1" in c.request.url]
+
+
+def test_a_handed_over_frequency_other_than_once_is_refused(aep_http, context):
+    with pytest.raises(AEPInvalidArgumentError, match=r"'hour'.*'once'"):
+        trigger(flow_frequency="hour").execute(context)
+    assert not sent_bodies(aep_http, "POST", "/runs")

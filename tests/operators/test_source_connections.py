@@ -146,3 +146,20 @@ def test_emulator_delete_twice(emulator, context, pipeline):
     assert op.execute(context) is True
     assert op.execute(context) is False
     assert emulator.control.state()["sourceConnections"] == []
+
+
+def test_a_handed_over_base_connection_is_not_read_again(aep_http, context):
+    aep_http.add(responses.GET, FS + "/sourceConnections", json={"items": [], "_links": {}})
+    aep_http.add(responses.POST, FS + "/sourceConnections", json={"id": "src-1", "etag": '"e1"'}, status=201)
+    assert create(base_connection=BASE).execute(context) == "src-1"
+    assert not [c for c in aep_http.calls if "/connections/base-1" in c.request.url]
+    [body] = sent_bodies(aep_http, "POST", "/sourceConnections")
+    assert (body["name"], body["connectionSpec"]) == ("hubspot: Hubspot.Contacts", BASE["connectionSpec"])
+    assert context["ti"].xcoms["connection_spec_id"] == HUBSPOT
+
+
+def test_a_handed_over_base_connection_of_another_id_is_not_used(base_connection, context):
+    base_connection.add(responses.GET, FS + "/sourceConnections", json={"items": [], "_links": {}})
+    base_connection.add(responses.POST, FS + "/sourceConnections", json={"id": "src-1", "etag": '"e1"'}, status=201)
+    create(base_connection={**BASE, "id": "base-2", "name": "other"}).execute(context)
+    assert [c for c in base_connection.calls if "/connections/base-1" in c.request.url]
