@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_provider_aep._compat import AirflowFailException
 
 
 class AEPConnectionConfigError(AirflowException, ValueError):

@@ -123,6 +123,8 @@ EMULATOR_UI_BASE = "{emulator_url}/__emulator/ui/@{org_id}/sname:{sandbox}/platf
 _PLACEHOLDERS = (
     " Placeholders: {tenant} (ui_tenant, else the IMS org id), {org_id}, {sandbox} (the connection's sandbox), {id}"
 )
+# The link templates are "is_template": their {placeholders} are ours, not Airflow's config variables (3.1 would
+# try to expand them when it loads the providers' config and fail on {tenant}).
 LINK_CONFIG: dict[str, Any] = {
     LINK_CONFIG_SECTION: {
         "description": "Adobe Experience Platform provider: where the task extra links point. Read by the "
@@ -156,6 +158,7 @@ LINK_CONFIG: dict[str, Any] = {
                 "type": "string",
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["base_connection_link"],
+                "is_template": True,
             },
             "dataflow_link": {
                 "description": "URL template of the 'AEP Dataflow' link." + _PLACEHOLDERS + ".",
@@ -163,6 +166,7 @@ LINK_CONFIG: dict[str, Any] = {
                 "type": "string",
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["dataflow_link"],
+                "is_template": True,
             },
             "run_link": {
                 "description": "URL template of the 'AEP Dataflow Run' link." + _PLACEHOLDERS + ", {flow_id}.",
@@ -170,6 +174,7 @@ LINK_CONFIG: dict[str, Any] = {
                 "type": "string",
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["run_link"],
+                "is_template": True,
             },
             "dataset_link": {
                 "description": "URL template of the 'AEP Dataset' link." + _PLACEHOLDERS + ".",
@@ -177,6 +182,7 @@ LINK_CONFIG: dict[str, Any] = {
                 "type": "string",
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["dataset_link"],
+                "is_template": True,
             },
             "schema_link": {
                 "description": "URL template of the 'AEP XDM Schema' link." + _PLACEHOLDERS + " (the schema $id).",
@@ -184,6 +190,7 @@ LINK_CONFIG: dict[str, Any] = {
                 "type": "string",
                 "example": None,
                 "default": DEFAULT_LINK_TEMPLATES["schema_link"],
+                "is_template": True,
             },
         },
     }

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 def _conf_get(key: str, fallback: str) -> str:
-    from airflow.sdk.configuration import conf
+    from airflow_provider_aep._compat import conf
 
     return conf.get(LINK_CONFIG_SECTION, key, fallback=fallback) or fallback
 

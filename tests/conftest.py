@@ -146,7 +146,7 @@ def airflow_db() -> Path:
 def dagbag(airflow_db: Path):
     """A fresh parse per test: ``dag.test()`` renders templated fields onto the task objects in place, so
     reusing one DAG object would carry one run's rendered values (e.g. conf tables) into the next test."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import DagBag
 
     bag = DagBag(dag_folder=str(_DAGS))
     assert not bag.import_errors, bag.import_errors

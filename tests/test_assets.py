@@ -22,6 +22,7 @@ from airflow_provider_aep.assets import (
 from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.models import FlowRun
 from airflow_provider_aep.get_provider_info import ASSET_URIS, get_provider_info
+from tests.airflow_compat import DagBag, asset_providers_manager
 
 ORG = "0123456789ABCDEF01234567@AdobeOrg"
 DS = "5ed5639d798a22191b6987b2"
@@ -42,10 +43,9 @@ def test_asset_uris_are_declared_in_provider_info() -> None:
 
 
 def test_task_runtime_providers_manager_registers_the_scheme() -> None:
-    """What ``Asset(uri=...)`` consults on Airflow 3.2+ (``_get_uri_normalizer``)."""
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-    manager = ProvidersManagerTaskRuntime()
+    """What ``Asset(uri=...)`` consults (``_get_uri_normalizer``): the task-runtime manager on Airflow 3.2+, the
+    core one on 3.1."""
+    manager = asset_providers_manager()
     assert manager.asset_uri_handlers["aep"] is sanitize_uri
     assert manager.asset_factories["aep"] is create_asset
     assert manager.asset_to_openlineage_converters["aep"] is convert_asset_to_openlineage
@@ -65,9 +65,7 @@ def test_core_providers_manager_registers_the_scheme() -> None:
 
 def test_hook_lineage_factory_path_builds_our_asset() -> None:
     """The hook-lineage collector calls the factory by scheme with ``asset_kwargs``."""
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
-
-    factory = ProvidersManagerTaskRuntime().asset_factories["aep"]
+    factory = asset_providers_manager().asset_factories["aep"]
     asset = factory(org_id=ORG, sandbox="prod", dataset_id=DS)
     assert (asset.name, asset.uri) == (CANONICAL, CANONICAL)
 
@@ -126,8 +124,6 @@ def test_malformed_uris_fail_when_the_asset_is_built(raw: str, reason: str) -> N
 
 
 def test_a_malformed_uri_is_a_dag_import_error(tmp_path) -> None:
-    from airflow.dag_processing.dagbag import DagBag
-
     (tmp_path / "bad_asset.py").write_text(
         "from airflow.sdk import DAG, Asset\n"
         "with DAG(dag_id='bad_asset', schedule=[Asset(uri='aep://prod/datasets/oops')]):\n"

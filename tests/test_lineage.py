@@ -328,7 +328,10 @@ with DAG(dag_id="aep_lineage", schedule=None) as dag:
 RUN_LINEAGE_DAG = """
 import sys
 
-from airflow.dag_processing.dagbag import DagBag
+try:
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:  # Airflow 3.1
+    from airflow.models.dagbag import DagBag
 
 bag = DagBag(dag_folder=sys.argv[1])
 assert not bag.import_errors, bag.import_errors

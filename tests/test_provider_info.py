@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -95,9 +97,12 @@ def test_extra_links_are_registered_and_importable(providers_manager) -> None:
 
 def test_link_config_section_is_registered() -> None:
     from airflow.configuration import conf
+    from airflow.providers_manager import ProvidersManager
 
     from airflow_provider_aep.get_provider_info import DEFAULT_LINK_TEMPLATES
 
+    # What every Airflow command does first; 3.1 loads the providers' config defaults only then (3.3 also lazily).
+    ProvidersManager().initialize_providers_configuration()
     options = get_provider_info()["config"]["aep"]["options"]
     assert set(DEFAULT_LINK_TEMPLATES) | {"ui_tenant", "ui_base"} == set(options)
     for key, template in DEFAULT_LINK_TEMPLATES.items():
@@ -305,9 +310,14 @@ def test_every_declared_source_hook_reads_exactly_its_declared_conn_fields(monke
 
 @pytest.fixture(scope="module")
 def hook_meta() -> dict[str, Any]:
-    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
-
-    return {meta.connection_type: meta.model_dump() for meta in HookMetaService.hook_meta_data()}
+    """The answer as an api-server computes it at its first request: in a fresh process. (Airflow 3.1 builds it
+    from the hook methods, which it imports under mocked FAB classes, unless the process had imported them.)"""
+    code = (
+        "import json; from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService; "
+        "print(json.dumps({m.connection_type: m.model_dump(mode='json') for m in HookMetaService.hook_meta_data()}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("conn_type", sorted(CONNECTION_TYPES))
@@ -354,7 +364,11 @@ def test_hook_meta_extra_fields(hook_meta: dict[str, Any], conn_type: str) -> No
         field = extra[name]
         assert field["schema"]["title"] == spec["label"]
         assert field["description"] == spec["description"]
-        assert field["value"] == spec["schema"].get("default")
+        default = spec["schema"].get("default")
+        if "number" in spec["schema"]["type"] and "string" in field["schema"]["type"]:
+            assert field["value"] == str(default)  # Airflow 3.1: a text field (the hook parses the number)
+        else:
+            assert field["value"] == default
         assert field["schema"].get("format") == spec["schema"].get("format")
 
 
@@ -371,6 +385,8 @@ def test_hook_meta_marks_hubspot_tokens_as_passwords(hook_meta: dict[str, Any]) 
 
 def test_sensitive_extra_fields_are_masked_by_airflow(providers_manager) -> None:
     """``is_sensitive`` widgets are redacted in the connection API's extra JSON."""
+    if not hasattr(providers_manager, "_connection_form_widgets_from_metadata"):
+        pytest.skip("Airflow 3.1 has no declarative widgets; it hides these extras by name (tests/hooks/test_masking)")
     widgets = providers_manager._connection_form_widgets_from_metadata
     sensitive = {key for key, widget in widgets.items() if widget.is_sensitive and HUBSPOT_CONN_TYPE in key}
     assert sensitive == {f"extra__{HUBSPOT_CONN_TYPE}__access_token", f"extra__{HUBSPOT_CONN_TYPE}__refresh_token"}

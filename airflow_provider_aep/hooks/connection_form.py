@@ -20,16 +20,27 @@ def legacy_ui_field_behaviour(conn_type: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def legacy_form_widgets(conn_type: Mapping[str, Any]) -> dict[str, Any]:
-    """WTForms widgets for the Airflow 2 / 3.0-3.1 forms; the imports only exist where those UIs run."""
+    """WTForms widgets for the Airflow 2 / 3.0-3.1 forms; the imports only exist where those UIs run.
+
+    Only the field classes Airflow 3.1's UI can render without FAB (it mocks String/Password/Integer/Boolean):
+    a number (a timeout may be fractional) is a text field with its default as text, which the hook parses.
+    """
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
-    from wtforms import PasswordField, StringField
+    from wtforms import BooleanField, PasswordField, StringField
 
     widgets: dict[str, Any] = {}
     for name, spec in conn_type["conn-fields"].items():
-        secret = spec["schema"].get("format") == "password"
+        schema = spec["schema"]
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        label, description, default = lazy_gettext(spec["label"]), spec.get("description"), schema.get("default")
+        if "boolean" in types:
+            widgets[name] = BooleanField(label, description=description, default=bool(default))
+            continue
+        secret = schema.get("format") == "password"
         field_cls, widget = (PasswordField, BS3PasswordFieldWidget) if secret else (StringField, BS3TextFieldWidget)
-        widgets[name] = field_cls(lazy_gettext(spec["label"]), widget=widget(), description=spec.get("description"))
+        text_default = None if default is None else str(default)
+        widgets[name] = field_cls(label, widget=widget(), description=description, default=text_default)
     return widgets
 
 

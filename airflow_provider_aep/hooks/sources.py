@@ -52,6 +52,13 @@ class SourceConnectionHook(BaseHook):
     kind: ClassVar[SourceKind]
     conn_name_attr = "source_conn_id"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Airflow 3.1 reads the connection-form methods only from the hook class's own __dict__ (not inherited).
+        for name in ("get_ui_field_behaviour", "get_connection_form_widgets"):
+            if name not in cls.__dict__:
+                setattr(cls, name, classmethod(getattr(SourceConnectionHook, name).__func__))
+
     def __init__(self, source_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__()
         self.source_conn_id = source_conn_id or kwargs.get(self.conn_name_attr) or self.kind.default_conn_id

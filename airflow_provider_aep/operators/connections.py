@@ -256,12 +256,11 @@ class AEPDeleteOperator(AEPBaseOperator):
         return self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
 
     def execute(self, context: Context) -> bool:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from airflow_provider_aep._compat import AirflowFailException
         from airflow_provider_aep.client.errors import AEPBadRequestError
 
         if not is_true(self.enabled):
-            from airflow.sdk.exceptions import AirflowSkipException
+            from airflow_provider_aep._compat import AirflowSkipException
 
             raise AirflowSkipException(f"{self.task_id}: not enabled for this DAG run (enabled={self.enabled!r})")
         resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))

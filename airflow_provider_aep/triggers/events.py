@@ -295,8 +295,8 @@ class AEPDataflowRunEventTrigger(BaseEventTrigger):
     # ------------------------------------------------------------------ the loop
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.sdk import BaseHook
-        from airflow.sdk.log import amask_secret
 
+        from airflow_provider_aep._compat import amask_secret
         from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
         from airflow_provider_aep.hooks.flow_service import settings_from_connection
 

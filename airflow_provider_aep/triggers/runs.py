@@ -122,8 +122,8 @@ class AEPFlowRunTrigger(BaseTrigger):
     async def watch(self) -> dict[str, Any]:
         """Poll until the run is terminal or the deadline passes; every failure becomes an ``error`` event."""
         from airflow.sdk import BaseHook
-        from airflow.sdk.log import amask_secret
 
+        from airflow_provider_aep._compat import amask_secret
         from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
         from airflow_provider_aep.hooks.flow_service import settings_from_connection
 

@@ -67,12 +67,33 @@ def test_host_and_port_fields_combine(monkeypatch):
 )
 def test_bad_connections_are_named_before_any_request(monkeypatch, fields, field, phrase):
     set_aep(monkeypatch, **fields)
+    read = lambda: AEPFlowServiceHook().settings  # noqa: E731
+    if field == "extra" and _airflow_3_1():
+        # Airflow 3.1's lookup itself drops an env-var connection whose extra does not parse ("isn't defined"),
+        # so there the hook's check guards connections built otherwise: hand it one directly.
+        from airflow.exceptions import AirflowNotFoundException
+        from airflow.sdk import Connection
+
+        from airflow_provider_aep.hooks.flow_service import settings_from_connection
+
+        with pytest.raises(AirflowNotFoundException):
+            read()
+        conn = Connection(conn_id="aep_default", conn_type="adobe_experience_platform", extra=fields["extra"])
+        read = lambda: settings_from_connection(conn)  # noqa: E731
     with pytest.raises(AEPConnectionConfigError) as err:
-        AEPFlowServiceHook().settings  # noqa: B018
+        read()
     assert err.value.field == field
     assert err.value.conn_id == "aep_default"
     assert phrase in str(err.value)
     assert AEP_CLIENT_SECRET not in str(err.value)
+
+
+def _airflow_3_1() -> bool:
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    return Version(version("apache-airflow-core")) < Version("3.2")
 
 
 def test_client_secret_and_tokens_are_masked(monkeypatch):

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import pytest
 
+from tests.airflow_compat import secrets_masker
 from tests.conftest import AEP_CLIENT_ID, AEP_CLIENT_SECRET, HUBSPOT_SECRETS, ORG_ID
 
 
 @pytest.fixture
 def masker(connections):
-    from airflow.sdk.log import _secrets_masker
-
     from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
     from airflow_provider_aep.hooks.hubspot import HubSpotHook
 
     connections("https://platform.adobe.io", ims_url="https://ims-na1.adobelogin.com")
     AEPFlowServiceHook().settings  # noqa: B018 - reading the connection registers its secrets
     HubSpotHook().get_credentials()
-    return _secrets_masker()
+    return secrets_masker()
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import responses
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPPreconditionFailedError
 from airflow_provider_aep.exceptions import AEPConnectionConfigError
 from airflow_provider_aep.operators.connections import DeleteConnectionOperator, UpdateHubSpotCredentialsOperator
+from tests.airflow_compat import AirflowFailException
 from tests.conftest import HUBSPOT_SECRETS
 
 from .conftest import FS, sent_bodies

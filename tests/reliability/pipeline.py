@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_provider_aep.client.http import RetryPolicy
 from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
+from tests.airflow_compat import AirflowFailException
 
 DELTA_COLUMN = "Updated_At"
 SENSOR_DEADLINE = 15.0

@@ -10,13 +10,14 @@ from unittest import mock
 import pytest
 import responses
 from airflow.sdk import Asset, AssetAlias
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_provider_aep.assets import dataset_asset
 from airflow_provider_aep.client.models import FlowRun
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
+from tests.airflow_compat import TaskDeferred
 from tests.conftest import AEP_CLIENT_SECRET, ORG_ID
 from tests.operators.conftest import FS, IMS_TOKEN
 

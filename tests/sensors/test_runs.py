@@ -8,11 +8,12 @@ from unittest import mock
 
 import pytest
 import responses
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
 from airflow_provider_aep.triggers.runs import AEPFlowRunTrigger
+from tests.airflow_compat import AirflowSensorTimeout, AirflowSkipException, TaskDeferred
 from tests.operators.conftest import FS
 
 ERRORS = [{"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}]
@@ -234,8 +235,6 @@ def test_flow_id_mode_ignores_a_run_older_than_the_dag_run(aep_http, context):
 
 
 def test_flow_id_mode_not_before_can_be_given_and_is_passed_to_the_trigger(aep_http, context):
-    from airflow.sdk.exceptions import TaskDeferred
-
     aep_http.add(responses.GET, FS + "/runs", json={"items": [run_doc("success")], "_links": {}})
     with pytest.raises(TaskDeferred) as deferred:
         sensor(flow_id="flow-1", not_before=1_700_000_000, deferrable=True).execute(context)

@@ -1,4 +1,5 @@
-"""The provider inside a real local Airflow 3.3: registration, connection-form metadata, the Test button
+"""The provider inside a real local Airflow (the latest; ``make test-lowest`` runs the hook-meta tests on the
+lowest supported one too): registration, connection-form metadata, the Test button
 (``POST /api/v2/connections/test`` runs ``hook.test_connection()`` in the api-server) and extra links
 (stored by the worker at task end, served by the api-server)."""
 
@@ -16,6 +17,7 @@ from airflow_provider_aep.get_provider_info import (
     HUBSPOT_CONNECTION_TYPE,
     PACKAGE_NAME,
 )
+from airflow_provider_aep.sources import sources
 from tests.conftest import ORG_ID, aep_conn_json, hubspot_conn_json
 from tests.system.airflow_server import free_port
 
@@ -45,6 +47,43 @@ def test_connection_types_in_hook_meta(airflow_api) -> None:
     assert hubspot["standard_fields"]["host"]["hidden"] is True
     assert hubspot["extra_fields"]["access_token"]["schema"]["format"] == "password"
     assert hubspot["extra_fields"]["refresh_token"]["schema"]["format"] == "password"
+
+
+DECLARED_FORMS = {AEP_CONN_TYPE: AEP_CONNECTION_TYPE, **{kind.conn_type: kind.connection_type() for kind in sources()}}
+UI_STANDARD_FIELD = {"schema": "url_schema"}  # the standard fields as hook_meta names them
+
+
+def _types(schema: dict) -> list[str]:
+    return schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+
+
+@pytest.mark.parametrize("conn_type", sorted(DECLARED_FORMS))
+def test_every_connection_form_in_hook_meta(airflow_api, conn_type: str) -> None:
+    """Each declared form as the UI gets it, on whichever Airflow runs: 3.2+ builds it from provider info
+    (``conn-fields``), 3.1 from the hook's ``get_ui_field_behaviour()`` / ``get_connection_form_widgets()``."""
+    declared, meta = DECLARED_FORMS[conn_type], airflow_api.hook_meta()[conn_type]
+    assert (meta["hook_name"], meta["hook_class_name"]) == (declared["hook-name"], declared["hook-class-name"])
+    behaviour, standard = declared["ui-field-behaviour"], meta["standard_fields"]
+    for field in behaviour["hidden-fields"]:
+        assert standard[UI_STANDARD_FIELD.get(field, field)]["hidden"] is True, field
+    for field, label in behaviour["relabeling"].items():
+        shown = standard[UI_STANDARD_FIELD.get(field, field)]
+        assert (shown["hidden"], shown["title"]) == (False, label), field
+    for field, text in behaviour["placeholders"].items():
+        assert standard[UI_STANDARD_FIELD.get(field, field)]["placeholder"] == text, field
+    extras = meta["extra_fields"] or {}
+    assert list(extras) == list(declared["conn-fields"])
+    for name, spec in declared["conn-fields"].items():
+        rendered, wanted = extras[name]["schema"], spec["schema"]
+        assert rendered["title"] == spec["label"], name
+        assert extras[name]["description"] == spec["description"], name
+        assert (rendered.get("format") == "password") is (wanted.get("format") == "password"), name
+        assert ("boolean" in _types(rendered)) is ("boolean" in _types(wanted)), name
+        default = wanted.get("default")
+        if "number" in _types(wanted) and "string" in _types(rendered):  # 3.1: a text field the hook parses
+            assert extras[name]["value"] == str(default), name
+        else:
+            assert extras[name]["value"] == default, name
 
 
 def _as_api_connection(conn_id: str, env_json: str) -> dict:
