@@ -16,6 +16,28 @@ import time
 from pathlib import Path
 
 
+def _count_execute_cpu() -> dict[str, float]:
+    """CPU seconds spent in task ``execute`` calls (``task_runner._execute_task``), by who owns the operator:
+    ``provider`` (an ``airflow_provider_aep`` class: its validation, HTTP client, JSON, XCom pushes) or
+    ``other``. Everything else ``dag.test()`` does (scheduling, the metadata DB, rendering) is in
+    ``process`` only."""
+    from airflow.sdk.execution_time import task_runner
+
+    totals = {"provider": 0.0, "other": 0.0}
+    original = task_runner._execute_task
+
+    def timed(context, ti, log):  # type: ignore[no-untyped-def]
+        key = "provider" if type(ti.task).__module__.startswith("airflow_provider_aep") else "other"
+        t = time.process_time()
+        try:
+            return original(context, ti, log)
+        finally:
+            totals[key] += time.process_time() - t
+
+    task_runner._execute_task = timed
+    return totals
+
+
 def main(argv: list[str]) -> None:
     dag_file, dag_id, emulator_url, confs = argv[0], argv[1], argv[2], json.loads(argv[3])
 
@@ -34,12 +56,18 @@ def main(argv: list[str]) -> None:
     if bag.import_errors:
         raise SystemExit(f"import errors: {bag.import_errors}")
     dag = bag.get_dag(dag_id)
+    execute_cpu = _count_execute_cpu()
     runs = []
     for index, conf in enumerate(confs):
         if index:
             requests.post(f"{emulator_url}/__emulator/clock/advance", json={"seconds": 60}, timeout=10)
         started = time.time()
+        cpu0, execute0 = time.process_time(), dict(execute_cpu)
         dag_run = dag.test(run_conf=conf)
+        cpu = {
+            "process": time.process_time() - cpu0,
+            **{k: v - execute0.get(k, 0.0) for k, v in execute_cpu.items()},
+        }
         tis = [
             {
                 "task_id": ti.task_id,
@@ -50,7 +78,16 @@ def main(argv: list[str]) -> None:
             }
             for ti in dag_run.get_task_instances()
         ]
-        runs.append({"conf": conf, "state": str(dag_run.state), "started": started, "ended": time.time(), "tis": tis})
+        runs.append(
+            {
+                "conf": conf,
+                "state": str(dag_run.state),
+                "started": started,
+                "ended": time.time(),
+                "tis": tis,
+                "cpu": cpu,
+            }
+        )
     sys.stdout.write("\n@@RESULT@@" + json.dumps({"runs": runs}) + "\n")
 
 

@@ -16,11 +16,13 @@ advancing the emulator clock) and a JSON result at the end.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -54,13 +56,70 @@ def _started() -> None:
     sys.stdout.flush()
 
 
+def _quantiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def q(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    return {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": ordered[-1], "mean": sum(ordered) / len(ordered)}
+
+
+def poll_timing(polls: dict[str, list[tuple[float, float]]], interval: float) -> dict[str, Any]:
+    """From each wait's ``(issued, answered)`` poll times (perf_counter): the gaps between a wait's polls
+    (on schedule: at most 10% over ``poll_interval``), how late each poll was issued after the previous
+    one's interval ended (the trigger's own delay: event loop and scheduling) and how long its answer took
+    (connection pool queue + network + the emulator's queue and work)."""
+    gaps: list[float] = []
+    latencies: list[float] = []
+    issue_delays: list[float] = []
+    for times in polls.values():
+        latencies.extend(done - issued for issued, done in times)
+        for (prev_issued, prev_done), (issued, _) in itertools.pairwise(times):
+            gaps.append(issued - prev_issued)
+            # due at the later of: one interval after the previous issue, or its answer
+            issue_delays.append(issued - max(prev_issued + interval, prev_done))
+    on_schedule = sum(g <= interval * 1.1 for g in gaps)
+    histogram_edges = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, float("inf")]
+    histogram = {f"<= {e:g} s": 0 for e in histogram_edges}
+    for value in latencies:
+        for edge in histogram_edges:
+            if value <= edge:
+                histogram[f"<= {edge:g} s"] += 1
+                break
+    return {
+        "gaps": len(gaps),
+        "gaps_on_schedule": on_schedule,
+        "gap": _quantiles(gaps),
+        "latency": _quantiles(latencies),
+        "latency_histogram": histogram,
+        "issue_delay": _quantiles(issue_delays),
+    }
+
+
 # ---------------------------------------------------------------------------------------------------- deferred
 def deferred(spec: dict[str, Any]) -> dict[str, Any]:
     import asyncio
 
+    from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
     from airflow_provider_aep.triggers.runs import AEPFlowRunTrigger
 
     poll = spec["poll_interval"]
+    polls: dict[str, list[tuple[float, float]]] = {}
+    recording = False
+    original_get_run = AsyncFlowServiceClient.get_run
+
+    async def timed_get_run(self: Any, run_id: str) -> Any:  # records when each poll is issued and answered
+        issued = time.perf_counter()
+        try:
+            return await original_get_run(self, run_id)
+        finally:
+            if recording:
+                polls.setdefault(run_id, []).append((issued, time.perf_counter()))
+
+    AsyncFlowServiceClient.get_run = timed_get_run  # type: ignore[method-assign]
 
     def trigger(run_id: str) -> AEPFlowRunTrigger:
         return AEPFlowRunTrigger(aep_conn_id="aep_default", run_id=run_id, poll_interval=poll)
@@ -72,7 +131,13 @@ def deferred(spec: dict[str, Any]) -> dict[str, Any]:
         return {**out, "elapsed": time.perf_counter() - t}
 
     async def main() -> dict[str, Any]:
+        nonlocal recording
+        if spec.get("asyncio_debug"):
+            loop = asyncio.get_running_loop()
+            loop.slow_callback_duration = 0.05
+            loop.set_debug(True)
         warm = await wait(spec["warm_run_id"])
+        recording = True
         gc.collect()
         rss0 = PROC.memory_info().rss
         sampler = Sampler()
@@ -80,17 +145,21 @@ def deferred(spec: dict[str, Any]) -> dict[str, Any]:
         lag = 0.0
         done = asyncio.Event()
 
+        if spec["tracemalloc"]:
+            import tracemalloc
+
+            tracemalloc.start()
+        lags: list[float] = []
+
         async def heartbeat() -> None:  # how late the loop runs a 50 ms timer: its responsiveness
             nonlocal lag
             while not done.is_set():
                 t = time.perf_counter()
                 await asyncio.sleep(0.05)
-                lag = max(lag, time.perf_counter() - t - 0.05)
+                late = time.perf_counter() - t - 0.05
+                lags.append(late)
+                lag = max(lag, late)
 
-        if spec["tracemalloc"]:
-            import tracemalloc
-
-            tracemalloc.start()
         beat = asyncio.create_task(heartbeat())
         _started()
         t0, cpu0 = time.perf_counter(), time.process_time()
@@ -117,7 +186,9 @@ def deferred(spec: dict[str, Any]) -> dict[str, Any]:
             "elapsed": [r["elapsed"] for r in results],
             "messages": sorted({r.get("message", "") for r in results if r["status"] not in ("success", "failed")})[:5],
             "loop_lag_max": lag,
+            "loop_lag": _quantiles(lags),
             "traced_peak": traced_peak,
+            "timing": poll_timing(polls, poll),
         }
 
     return asyncio.run(main())
@@ -237,7 +308,9 @@ def setup(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    mode, spec = argv[0], json.loads(argv[1])
+    # ``@path``: the spec in a file (10,000 run ids do not fit in an argument list)
+    mode, raw = argv[0], argv[1]
+    spec = json.loads(Path(raw[1:]).read_text() if raw.startswith("@") else raw)
     result = {"deferred": deferred, "poke": poke, "process": one_process, "setup": setup}[mode](spec)
     sys.stdout.write("@@RESULT@@" + json.dumps(result) + "\n")
     sys.stdout.flush()

@@ -50,6 +50,19 @@ METHODS = {
         "(peak RSS during the waits - RSS before) / N, sampled every 20 ms; `tracemalloc` runs in a separate "
         "pass because it slows the loop. Polls come from the emulator's request counter."
     ),
+    "onboarding": (
+        "`dags_examples/hubspot_onboarding.py` runs once per size through `dag.test()` in a child process "
+        "(throwaway `AIRFLOW_HOME`, SQLite), each time against a fresh emulator process that declares that many "
+        "extra HubSpot tables (`benchmarks/_scale_emulator.py`, the columns of `Contacts`), with every table "
+        "selected, teardown off and runs that end at once. Requests are the emulator's journal for the DAG run; "
+        "the API minimum is `benchmarks/calls.py`'s `MINIMUM` (create column) per task instance, the tenant id "
+        "once, one `POST /runs` per run started and one GET per poll. A create's lookup uses the server-side "
+        "filters Adobe documents (Flow Service `property=name==`, Schema Registry `property=title==`, Catalog "
+        "`name=`, Data Prep `name=`), so it is one request however many resources the org holds: the list "
+        "requests per table are the same at both sizes. Provider CPU is the CPU time spent inside the "
+        "provider's operators' `execute()` (`task_runner._execute_task`: validation, HTTP client, JSON, XCom "
+        "pushes); the whole process CPU (Airflow's `dag.test()` loop, SQLite, rendering) is given for context."
+    ),
     "pagination": (
         "The emulator (own process) is seeded with N HubSpot base connections by bare POSTs. "
         "`FlowServiceClient.iter_resources('connections')` and a bare `requests` loop (`session.get` + "

@@ -131,6 +131,9 @@ class CreateConnectionOperator(AEPBaseOperator):
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
         client = self.hook.client
+        # Before the create: a failed try then has created nothing, so its retry still reports created=True
+        # (and the teardown deletes the connection).
+        flow_spec = flow_spec_summary(client.find_flow_spec(self.flow_spec_name)) if self.flow_spec_name else None
         result = client.create_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         verb = "Created" if result.created else "Reusing existing"
         self.log.info("%s base connection %s (%r)", verb, result.id, body["name"])
@@ -146,8 +149,7 @@ class CreateConnectionOperator(AEPBaseOperator):
                 "connectionSpec": dict(spec or body["connectionSpec"]),
             },
         )
-        if self.flow_spec_name is not None:
-            flow_spec = flow_spec_summary(client.find_flow_spec(self.flow_spec_name))
+        if flow_spec is not None:
             context["ti"].xcom_push(key="flow_spec", value=flow_spec)
         settings = self.hook.settings
         AEPBaseConnectionLink.persist(

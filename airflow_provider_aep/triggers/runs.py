@@ -7,6 +7,8 @@ starts polling again. It never cancels anything in AEP: ``cleanup()`` also runs 
 from __future__ import annotations
 
 import asyncio
+import math
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +28,21 @@ EventStatus = Literal["success", "failed", "timeout", "error"]
 def run_event(status: EventStatus, run: FlowRun | None, message: str) -> dict[str, Any]:
     """The one payload shape the sensor's ``execute_complete`` understands."""
     return {"status": status, "run": run.to_dict() if run is not None else None, "message": message}
+
+
+def next_poll_at(previous: float, interval: float, now: float) -> float:
+    """The next tick of a fixed ``interval`` grid after the poll due at ``previous`` (monotonic seconds).
+
+    Polls keep to the grid instead of sleeping ``interval`` after each answer, so a slow answer does not
+    push every later poll back (with 0.4 s answers a 2 s interval became a 2.4 s period: 0.82 of the polls
+    due). A poll whose answer came after the next tick skips the missed ticks rather than firing them
+    back to back: never more than one poll per interval, however slow AEP is. (The trigger makes its
+    first interval 0.5-1x long at random, so waits that start together do not poll in lockstep.)
+    """
+    following = previous + interval
+    if following < now and interval > 0:
+        following += math.ceil((now - following) / interval) * interval
+    return following
 
 
 PROGRESS_EVERY = 60.0
@@ -136,6 +153,7 @@ class AEPFlowRunTrigger(BaseTrigger):
             async with AsyncFlowServiceClient(settings, on_secret=amask_secret) as client:
                 redact = client.redact
                 progress = Progress(started=time.monotonic())
+                next_poll, first_poll = time.monotonic(), True
                 while True:
                     run = await self._poll(client)
                     progress.report(self.log, run)
@@ -147,7 +165,12 @@ class AEPFlowRunTrigger(BaseTrigger):
                     if remaining is not None and remaining <= 0:
                         state = f"run {run.id} is still {run.status}" if run else "no run has started"
                         return run_event("timeout", run, f"Timed out waiting for the AEP run: {state}")
-                    await asyncio.sleep(self.poll_interval if remaining is None else min(self.poll_interval, remaining))
+                    # The first interval is 0.5-1x long, at random: waits deferred together (a mapped task
+                    # group) then poll spread over half an interval instead of all at the same instants.
+                    step = self.poll_interval * (random.uniform(0.5, 1.0) if first_poll else 1.0)
+                    next_poll, first_poll = next_poll_at(next_poll, step, time.monotonic()), False
+                    delay = next_poll - time.monotonic()
+                    await asyncio.sleep(max(0.0, delay if remaining is None else min(delay, remaining)))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an event, not a crash: the task reports it with context

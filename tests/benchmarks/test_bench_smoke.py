@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ["parse", "calls", "triggers", "pagination"]
+KEYS = ["parse", "calls", "triggers", "pagination", "onboarding"]
 MACHINE_KEYS = {"Date (UTC)", "CPU", "Cores", "Memory", "Python", "Airflow"}
 
 
@@ -28,7 +28,7 @@ def smoke(tmp_path_factory) -> tuple[dict, str]:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,  # a hang guard, not a time assertion (two small dag.test() onboardings run too)
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "Benchmark" in proc.stdout and "Ratio" in proc.stdout  # the console table
@@ -72,6 +72,10 @@ def test_details_carry_the_raw_figures(smoke):
     assert waits["one_process"]["rss"] > 0
     pages = details["pagination"]
     assert set(pages["peaks_bytes"]) == {"generator", "generator_big_page", "list", "bare"}
+    scale = details["onboarding"]
+    assert [m["tables"] for m in scale["measured"]] == list(scale["sizes"])
+    for m in scale["measured"]:
+        assert m["requests"] > 0 and m["minimum"] > 0 and m["per_table"]["provider_cpu"] >= 0
 
 
 def test_markdown_report_has_machine_info_and_the_table(smoke):

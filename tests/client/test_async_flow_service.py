@@ -181,3 +181,20 @@ async def test_secrets_are_handed_to_the_async_masker(settings, aep):
     async with AsyncFlowServiceClient(settings, on_secret=mask) as client:
         await client.get_run("run-1")
     assert masked == [SECRET, "atoken-1-xxxxxxxx"]
+
+
+async def test_clients_of_one_loop_share_one_connection_pool(settings):
+    import airflow_provider_aep.client.async_flow_service as module
+
+    first, second = module.AsyncFlowServiceClient(settings), module.AsyncFlowServiceClient(settings)
+    pool = first._pool
+    assert pool is not None and second._pool is pool  # one set of connections per loop, not a socket per trigger
+    assert len(pool.clients) == module.POOL_CONNECTIONS and first.http is None
+    await first.aclose()
+    assert not pool.closed  # still in use
+    await second.aclose()
+    await second.aclose()  # closing twice releases once
+    assert pool.closed and all(client.is_closed for client in pool.clients)
+    third = module.AsyncFlowServiceClient(settings)
+    assert third._pool is not pool and not third._pool.closed
+    await third.aclose()

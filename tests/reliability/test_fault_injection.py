@@ -315,8 +315,9 @@ def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries
     """dag.test() in 3.3 honours ``retries``: a task that fails a try goes up_for_retry and runs again.
 
     Each trial gets its random fault mix (without the persistent kind) plus two 401s on ``GET /flowSpecs``:
-    the client refreshes its token once, the second 401 fails the ``create_dataflow`` try, so that task always
-    needs Airflow's retry. Everything runs for real: task runner, XComs, the deferred sensor's trigger
+    the client refreshes its token once, the second 401 fails the try of ``create_base_connection`` (which
+    finds the flow spec once per DAG run, before its create, for every table's dataflow), so that task
+    always needs Airflow's retry. Everything runs for real: task runner, XComs, the deferred sensor's trigger
     (inline), the default retry policy (1-2 s back-offs).
     """
     from airflow.utils.state import DagRunState
@@ -348,7 +349,7 @@ def test_fault_trials_through_dag_test_with_task_retries(onboarding_with_retries
         states = {(ti.task_id, ti.map_index): str(ti.state) for ti in tis}
         tries = {(ti.task_id, ti.map_index): ti.try_number for ti in tis}
         assert dag_run.state == DagRunState.SUCCESS, (plan, states, tries)
-        assert max(n for (task, _), n in tries.items() if task == f"{GROUP}.create_dataflow") == 2, tries
+        assert tries[("create_base_connection", -1)] == 2, tries
 
         result = _pipeline_result_from_xcoms(dag_run)
         assert sorted(result.tables) == sorted(plan.tables)

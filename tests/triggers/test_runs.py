@@ -242,3 +242,12 @@ def test_a_finished_run_is_reported_as_ended_not_so_far(monkeypatch):
     trigger_module.Progress(started=1000.0).report(log, run)
     [call] = log.info.call_args_list
     assert call.args[0] % call.args[1:] == "AEP run run-1 ended success after 0m04s, 10 records"
+
+
+def test_polls_keep_to_a_fixed_grid_and_skip_missed_ticks():
+    from airflow_provider_aep.triggers.runs import next_poll_at
+
+    assert next_poll_at(100.0, 2.0, now=100.4) == 102.0  # a 0.4 s answer does not delay the next poll
+    assert next_poll_at(102.0, 2.0, now=103.9) == 104.0
+    assert next_poll_at(104.0, 2.0, now=109.0) == 110.0  # answered after two ticks: they are skipped
+    assert next_poll_at(5.0, 0.0, now=7.0) == 5.0  # no interval: poll again at once
