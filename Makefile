@@ -58,7 +58,13 @@ demo: $(STAMP)
 airflow: $(STAMP)
 	$(BIN)/python scripts/airflow_local.py
 
-bench: $(STAMP)
+# The peers (benchmarks/peers/) need the bench extra (aepp is heavy, so it is not in the dev set).
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 fault-suite: $(STAMP)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import TaskGroup, TriggerRule, task, task_group
+from airflow.sdk import TaskGroup, TriggerRule, task_group
 
 from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
 from airflow_provider_aep.client.xdm import PROFILE_CLASS_ID
@@ -40,6 +40,7 @@ from airflow_provider_aep.operators.source_connections import (
     CreateSourceConnectionOperator,
     DeleteSourceConnectionOperator,
 )
+from airflow_provider_aep.operators.steps import OnboardingStep
 from airflow_provider_aep.operators.target_connections import (
     CreateTargetConnectionOperator,
     DeleteTargetConnectionOperator,
@@ -134,11 +135,8 @@ class AEPOnboardingTaskGroup(TaskGroup):
             )
             map_index = "{{ ti.xcom_pull(task_ids='" + names_task + "', key='table', map_indexes=ti.map_index) or '' }}"
 
-            @task(task_id="resource_names", multiple_outputs=True)
-            def names(table_path: str, connection_name: str) -> dict[str, str]:
-                return resource_names(connection_name, table_path)
-
-            @task
+            # The steps that only reshape XCom values are OnboardingStep tasks, not @task functions: one wrapped
+            # __init__ each instead of four, which every parse of the DAG pays for (see operators/steps.py).
             def identity_of(field_paths: dict[str, str]) -> dict[str, Any] | None:
                 """The schema's identity descriptor, if this table has the identity column."""
                 if not identity or identity["column"] not in field_paths:
@@ -149,7 +147,6 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     "primary": bool(identity.get("primary")),
                 }
 
-            @task
             def table_summary(table_path: str, ids: dict[str, str], run: dict[str, Any]) -> dict[str, Any]:
                 """What one table's onboarding made and landed (ids and counts only: no credentials, no records)."""
                 return {
@@ -165,7 +162,12 @@ class AEPOnboardingTaskGroup(TaskGroup):
 
             @task_group(group_id=TABLE_GROUP, default_args={"map_index_template": map_index})
             def onboard_table(table_path: str) -> None:
-                named = names(table_path, connection_name)
+                named = OnboardingStep.make(
+                    "resource_names",
+                    resource_names,
+                    {"connection_name": connection_name, "table_path": table_path},
+                    multiple_outputs=True,
+                ).output
                 table = ExploreConnectionOperator(
                     task_id="explore_table",
                     base_connection_id=base.output,
@@ -187,7 +189,13 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     title=named["schema"],
                     field_group_ids=field_group.output,
                     class_id=schema_class,
-                    identity=identity_of(field_group.output["field_paths"]) if identity else None,
+                    identity=(
+                        OnboardingStep.make(
+                            "identity_of", identity_of, {"field_paths": field_group.output["field_paths"]}
+                        ).output
+                        if identity
+                        else None
+                    ),
                     enable_profile=enable_profile,
                     **aep,
                 )
@@ -266,7 +274,11 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     "target_connection_id": target.output,
                     "flow_id": flow.output,
                 }
-                summaries.append(table_summary(table_path, ids, finished.output))
+                summaries.append(
+                    OnboardingStep.make(
+                        "table_summary", table_summary, {"table_path": table_path, "ids": ids, "run": finished.output}
+                    ).output
+                )
 
                 # Teardown: only what this DAG run created (a reused resource may serve another run).
                 def delete(operator: Any, task_id: str, creator: Any, enabled: Any, **ids: Any) -> Any:
@@ -308,14 +320,18 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 **aep,
             )
 
-            @task(trigger_rule=TriggerRule.NONE_FAILED)
             def summary(connection_id: str, tables: Any) -> dict[str, Any]:
                 """What was onboarded, as one XCom (ids and counts only: no credentials)."""
                 # Airflow hands over a single table's summary itself, not a one-item list.
                 rows = [tables] if isinstance(tables, Mapping) else list(tables or [])
                 return {"source": kind.name, "connection_id": connection_id, "tables": rows}
 
-            report = summary(base.output, summaries[0])
+            report = OnboardingStep.make(
+                "summary",
+                summary,
+                {"connection_id": base.output, "tables": summaries[0]},
+                trigger_rule=TriggerRule.NONE_FAILED,
+            ).output
             onboarded >> delete_base >> report
             onboarded >> report
         self.base_connection_id = base.output

@@ -1,7 +1,7 @@
 """``python -m benchmarks``: run the benchmarks, print the table, write ``docs/benchmarks.md``.
 
 Options: ``--smoke`` (tiny sizes, for the test suite; writes nothing unless ``--output`` is given),
-``--only parse,calls,triggers,pagination,onboarding``, ``--output PATH`` (markdown), ``--json PATH`` (raw results;
+``--only parse,calls,triggers,pagination,onboarding,peers``, ``--output PATH`` (markdown), ``--json PATH`` (raw results;
 default ``benchmarks/results/latest.json``, git-ignored).
 """
 
@@ -17,21 +17,22 @@ from typing import Any
 
 from benchmarks.common import REPO, BenchResult, machine_info
 
-ORDER = ("parse", "calls", "triggers", "pagination", "onboarding")
+ORDER = ("parse", "calls", "triggers", "pagination", "onboarding", "peers")
 
 FULL: dict[str, dict[str, Any]] = {
     "parse": {"reps": 20, "import_reps": 7},
     "calls": {},
-    # 10,000 waits at the onboarding DAG's default poll interval (60 s): 167 polls/s, runs lasting 2-5 minutes
+    # 10,000 waits at the onboarding DAG's default poll interval (60 s): 167 polls/s, runs lasting 1-3 minutes
     "triggers": {
         "n": 10_000,
         "poll_interval": 60.0,
-        "min_duration": 1200.0,
-        "max_duration": 3000.0,
+        "min_duration": 600.0,
+        "max_duration": 1800.0,
         "speed": 10.0,
         "tracemalloc_pass": False,
     },
     "pagination": {"n": 10_000, "page_size": 100, "reps": 25},
+    "peers": {"reps": 12},
     "onboarding": {"sizes": (20, 200)},
 }
 SMOKE: dict[str, dict[str, Any]] = {
@@ -53,6 +54,8 @@ SMOKE: dict[str, dict[str, Any]] = {
         "tracemalloc_pass": False,
     },
     "pagination": {"n": 300, "page_size": 50, "reps": 2},
+    # Parse rows only (ours, both peers, the floor): each peer DAG run takes 20-60 s.
+    "peers": {"reps": 1, "dag_runs": False},
     "onboarding": {"sizes": (1, 2)},
 }
 
@@ -64,6 +67,8 @@ def _runner(key: str):
         from benchmarks.calls import run
     elif key == "triggers":
         from benchmarks.deferred_waits import run
+    elif key == "peers":
+        from benchmarks.peers_compare import run
     elif key == "onboarding":
         from benchmarks.onboarding_scale import run
     else:

@@ -73,6 +73,7 @@ def main(argv: list[str]) -> None:
                 "task_id": ti.task_id,
                 "map_index": ti.map_index,
                 "state": str(ti.state),
+                "try_number": ti.try_number,
                 "start": ti.start_date.timestamp() if ti.start_date else None,
                 "end": ti.end_date.timestamp() if ti.end_date else None,
             }

@@ -63,6 +63,23 @@ METHODS = {
         "provider's operators' `execute()` (`task_runner._execute_task`: validation, HTTP client, JSON, XCom "
         "pushes); the whole process CPU (Airflow's `dag.test()` loop, SQLite, rendering) is given for context."
     ),
+    "peers": (
+        "The peers (`benchmarks/peers/`) are the example onboarding written the two ways a user would write it "
+        "without this provider: `HttpOperator` tasks (apache-airflow-providers-http) with a hand-written IMS "
+        "token task whose token every request pulls from XCom, and `@task` functions calling Adobe's `aepp` "
+        "(FlowService, Schema, Catalog, DataPrep; imported inside the tasks). Both make the same resources per "
+        "table, mapped over the tables, with a bare POST per create (as a first version is written); neither "
+        "has the example's teardown tasks. aepp is pointed at the emulator with `configure(environment="
+        "'support', endpoint=...)` plus one override, the IMS token URL (`oauthTokenEndpointV2`) in the config "
+        "passed to its modules: aepp has no setting for it. Parse: as (a), the four files (ours, the two peers, "
+        "the EmptyOperator floor) interleaved in shuffled order, cold load + serialise, median / median. Each "
+        "DAG then runs once through `dag.test()` on an empty emulator org (2 tables): requests are the "
+        "Platform journal entries of the run, polls (requests made while a `wait_for_run` instance ran) "
+        "counted apart; tokens are its `POST /ims/token/v3`. Then once per fault with the emulator's "
+        "`commit_then_drop` on the first POST of a collection (the create is performed, the connection is "
+        "closed unanswered): duplicates are that collection's resources sharing a name beyond the first. Task "
+        "retries wait 1 s there (`AEP_PEER_RETRY_DELAY`; the example's own retry delay stays 30 s)."
+    ),
     "pagination": (
         "The emulator (own process) is seeded with N HubSpot base connections by bare POSTs. "
         "`FlowServiceClient.iter_resources('connections')` and a bare `requests` loop (`session.get` + "
@@ -98,6 +115,28 @@ FINDINGS = """\
   (EmptyOperator has none of its own), the provider's module imports and serialising richer operators
   (template fields, extra links). 1.05x is not reachable for a DAG of real operators without giving up
   their own constructors.
+* **Parse cost against the peers and the floor (issue 14): profiled, then cut in the provider.** With
+  the target side and `AEPOnboardingTaskGroup` (22 tasks), load + serialise had grown to about 1.5x the
+  EmptyOperator floor. Profiled with cProfile call counts and callgrind instruction counts of one cold load
+  + serialise in a processor-like child (deterministic, unlike wall time on a loaded 2-core machine):
+  (1) Airflow caches `get_serialized_fields()` per class but builds it from a throw-away
+  `BaseOperator(task_id="test")` whatever the class, so the first serialisation paid one extra operator
+  construction (wrapped `__init__`, params deep copy) per provider class, 17 in the DAG; `AEPBaseOperator`
+  and `OnboardingStep` now ask `BaseOperator` for it, built once. (2) The group's four `@task` steps
+  (resource names, identity, table summary, summary) are `PythonOperator`s with four wrapped `__init__`
+  levels each; they are now `OnboardingStep` tasks (`operators/steps.py`) with one, like `EmptyOperator`
+  (same task ids, templated arguments, XComs, `multiple_outputs`, doc). (3) Delete operators had two
+  wrapped levels (`AEPDeleteOperator` and the leaf); now only the leaf has an `__init__`. (4) A third of
+  the provider's import cost in the processor was compiling the generated methods of three frozen
+  dataclasses (`CreatedResource`, `FlowRun`, `FieldLayout`: 18 `exec` calls, 13 M of 40 M instructions);
+  they moved to `client/_records.py` and `client/_xdm_layout.py`, still exported by `client.models` /
+  `client.xdm` and imported on first use, so no DAG parse loads them; `client.errors` (every client error
+  class) is no longer imported by `client.config`/`client.models` at import time either. What is left
+  above the floor: defining the provider's operator classes (Airflow inspects every wrapped `__init__`'s
+  signature at class creation), two wrapped `__init__` levels per operator (its own and `BaseOperator`'s;
+  three for the sensor), and serialising 66 non-empty template fields (`serialize_template_field` reads
+  `core.max_templated_field_length` from the config for each). The HttpOperator peer costs more to parse
+  than ours: `airflow.providers.http` imports `aiohttp` and `requests_toolbelt` at module level.
 * **Calls above the API minimum** (request counts are deterministic apart from the polls). Flow Service:
   `create_dataflow` reads each source and the target connection to check their connection specs against
   the flow spec before it POSTs (a clear error instead of AEP's), and `trigger_run` reads the flow to check

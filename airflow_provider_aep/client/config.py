@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from airflow_provider_aep.client.errors import AEPConfigError
-
 DEFAULT_PLATFORM_URL = "https://platform.adobe.io"
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com"
 DEFAULT_SANDBOX = "prod"
@@ -25,6 +23,14 @@ _ORG_RE = re.compile(r"^[A-Za-z0-9]+@AdobeOrg$")
 # The client secret is sent to the IMS host, so it must be Adobe's (or the local emulator).
 _IMS_HOST_SUFFIX = ".adobelogin.com"
 _PLATFORM_HOST_SUFFIX = ".adobe.io"
+
+
+def _config_error(field_name: str, problem: str) -> Exception:
+    """``AEPConfigError``, imported when raised: DAG files load this module (``links.is_loopback``) on every
+    parse, and ``client.errors`` (every error class of the client) is not needed for that."""
+    from airflow_provider_aep.client.errors import AEPConfigError
+
+    return AEPConfigError(field_name, problem)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -47,28 +53,28 @@ def normalize_url(value: str, *, field_name: str, host_suffix: str) -> str:
     """
     raw = (value or "").strip()
     if not raw:
-        raise AEPConfigError(field_name, "is empty")
+        raise _config_error(field_name, "is empty")
     if "://" not in raw:
         raw = "https://" + raw
     parts = urlsplit(raw)
     host = parts.hostname
     if not host:
-        raise AEPConfigError(field_name, f"{value!r} has no host name")
+        raise _config_error(field_name, f"{value!r} has no host name")
     if parts.scheme not in ("https", "http"):
-        raise AEPConfigError(field_name, f"scheme {parts.scheme!r} is not supported; use https")
+        raise _config_error(field_name, f"scheme {parts.scheme!r} is not supported; use https")
     loopback = is_loopback(host)
     if parts.scheme == "http" and not loopback:
-        raise AEPConfigError(
+        raise _config_error(
             field_name, f"plain http is only allowed for loopback hosts (the emulator), not {host!r}; use https"
         )
     if not loopback and not (host == host_suffix[1:] or host.endswith(host_suffix)):
-        raise AEPConfigError(field_name, f"host {host!r} is not an Adobe host (*{host_suffix}) or loopback")
+        raise _config_error(field_name, f"host {host!r} is not an Adobe host (*{host_suffix}) or loopback")
     if parts.path.strip("/") or parts.query:
-        raise AEPConfigError(field_name, f"{value!r} must be a base URL without a path or query")
+        raise _config_error(field_name, f"{value!r} must be a base URL without a path or query")
     try:
         port = parts.port
     except ValueError as err:
-        raise AEPConfigError(field_name, f"{value!r} has an invalid port") from err
+        raise _config_error(field_name, f"{value!r} has an invalid port") from err
     netloc = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{netloc}" + (f":{port}" if port else "")
 
@@ -91,22 +97,22 @@ class AEPSettings:
         for name in ("client_id", "client_secret", "org_id"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
-                raise AEPConfigError(name, "is required")
+                raise _config_error(name, "is required")
         if not _ORG_RE.match(self.org_id.strip()):
-            raise AEPConfigError("org_id", f"{self.org_id!r} is not an IMS org id (expected XXXX@AdobeOrg)")
+            raise _config_error("org_id", f"{self.org_id!r} is not an IMS org id (expected XXXX@AdobeOrg)")
         if not isinstance(self.sandbox_name, str) or not _SANDBOX_RE.match(self.sandbox_name):
-            raise AEPConfigError(
+            raise _config_error(
                 "sandbox_name",
                 f"{self.sandbox_name!r} is not a sandbox name: AEP sandbox names are lowercase "
                 "letters, digits and hyphens (e.g. 'prod')",
             )
         scopes = [s.strip() for s in str(self.scopes or "").split(",") if s.strip()]
         if not scopes:
-            raise AEPConfigError("scopes", "is empty; copy the scopes from the Developer Console credential")
+            raise _config_error("scopes", "is empty; copy the scopes from the Developer Console credential")
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise AEPConfigError(name, f"must be a positive number of seconds, got {value!r}")
+                raise _config_error(name, f"must be a positive number of seconds, got {value!r}")
         object.__setattr__(self, "client_id", self.client_id.strip())
         object.__setattr__(self, "org_id", self.org_id.strip())
         object.__setattr__(self, "scopes", ",".join(scopes))

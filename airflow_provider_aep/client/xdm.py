@@ -10,8 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_aep.client._xdm_layout import FieldLayout
+
+
+def __getattr__(name: str) -> Any:
+    """``FieldLayout``, imported on first use (see ``client._xdm_layout``)."""
+    if name == "FieldLayout":
+        from airflow_provider_aep.client._xdm_layout import FieldLayout
+
+        return FieldLayout
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PROFILE_CLASS_ID = "https://ns.adobe.com/xdm/context/profile"
 EXPERIENCE_EVENT_CLASS_ID = "https://ns.adobe.com/xdm/context/experienceevent"
@@ -103,28 +115,6 @@ def table_key(table_path: str) -> str:
     return field_name(str(table_path).rsplit(".", 1)[-1])
 
 
-@dataclass(frozen=True)
-class FieldLayout:
-    """Where a table's fields sit in the tenant namespace: ``_{tenant}.{source}.{table}.{field}``."""
-
-    tenant_id: str
-    source: str
-    table: str
-    fields: Mapping[str, tuple[str, str]]
-    """Column name -> (field name, ``meta:xdmType``), in column order."""
-
-    @property
-    def object_path(self) -> tuple[str, str, str]:
-        return (f"_{self.tenant_id}", self.source, self.table)
-
-    def field_path(self, column: str) -> str:
-        """Dot path of a column's field, as a Data Prep destination."""
-        return ".".join((*self.object_path, self.fields[column][0]))
-
-    def paths(self) -> dict[str, str]:
-        return {column: self.field_path(column) for column in self.fields}
-
-
 def layout(tenant_id: str, source: str, table_path: str, columns: Sequence[Mapping[str, Any]]) -> FieldLayout:
     """Name and type every explored column; colliding names get ``2``, ``3``... in column order."""
     if not tenant_id:
@@ -146,6 +136,8 @@ def layout(tenant_id: str, source: str, table_path: str, columns: Sequence[Mappi
             counter += 1
         taken.add(candidate.lower())
         fields[name] = (candidate, xdm_type_of(column))
+    from airflow_provider_aep.client._xdm_layout import FieldLayout
+
     return FieldLayout(tenant_id=tenant_id, source=field_name(source), table=table_key(table_path), fields=fields)
 
 

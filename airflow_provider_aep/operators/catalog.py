@@ -125,9 +125,18 @@ class DeleteDatasetOperator(AEPDeleteOperator):
     collection = "dataSets"
     id_argument = "dataset_id"
 
-    def __init__(self, *, dataset_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        dataset_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.dataset_id = dataset_id
+        self._set_delete_arguments(dataset_id, missing_ok, created, enabled, aep_conn_id)
 
     def delete(self, resource_id: str) -> bool:
         return bool(self.hook.catalog.delete_dataset(dataset_id_of(self, resource_id), missing_ok=self.missing_ok))

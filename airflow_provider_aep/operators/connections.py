@@ -37,6 +37,14 @@ class AEPBaseOperator(BaseOperator):
 
     aep_conn_id: str = "aep_default"
 
+    @classmethod
+    def get_serialized_fields(cls) -> frozenset[str]:
+        """The same set for every operator: Airflow builds it from ``vars(BaseOperator(task_id="test"))``
+        whatever the class, but caches it per class, so a DAG processor child would build a throw-away
+        ``BaseOperator`` (one wrapped ``__init__``, a params copy) for each provider class on its first
+        serialisation. Asking ``BaseOperator`` builds it once and caches it where every class finds it."""
+        return BaseOperator.get_serialized_fields()
+
     @cached_property
     def hook(self) -> AEPFlowServiceHook:
         from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
@@ -238,21 +246,18 @@ class AEPDeleteOperator(AEPBaseOperator):
     collection: str = ""
     id_argument: str = ""
     ui_color = "#fa0f00"
+    # Set by each subclass's ``__init__``, which takes them itself (``missing_ok=True, created=None,
+    # enabled=True, aep_conn_id="aep_default"``): no ``__init__`` here, so Airflow wraps one per task, not two.
+    missing_ok: bool = True
+    created: Any = None
+    enabled: Any = True
 
-    def __init__(
-        self,
-        *,
-        missing_ok: bool = True,
-        created: Any = None,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def _set_delete_arguments(self, resource_id: str, missing_ok: bool, created: Any, enabled: Any, conn: str) -> None:
+        setattr(self, self.id_argument, resource_id)
         self.missing_ok = missing_ok
         self.created = created
         self.enabled = enabled
-        self.aep_conn_id = aep_conn_id
+        self.aep_conn_id = conn
 
     def delete(self, resource_id: str) -> bool:
         return self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
@@ -314,9 +319,18 @@ class DeleteConnectionOperator(AEPDeleteOperator):
     collection = "connections"
     id_argument = "base_connection_id"
 
-    def __init__(self, *, base_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        base_connection_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.base_connection_id = base_connection_id
+        self._set_delete_arguments(base_connection_id, missing_ok, created, enabled, aep_conn_id)
 
 
 class UpdateSourceCredentialsOperator(AEPBaseOperator):

@@ -374,6 +374,15 @@ class DeleteDataflowOperator(AEPDeleteOperator):
     collection = "flows"
     id_argument = "flow_id"
 
-    def __init__(self, *, flow_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        flow_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.flow_id = flow_id
+        self._set_delete_arguments(flow_id, missing_ok, created, enabled, aep_conn_id)

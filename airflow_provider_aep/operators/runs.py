@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_aep.client.models import FlowRun, dig
+from airflow_provider_aep.client.models import dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
 from airflow_provider_aep.operators.connections import AEPBaseOperator, is_true, require_text
@@ -14,6 +14,8 @@ from airflow_provider_aep.operators.flows import epoch_seconds, validate_delta_c
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_aep.client.models import FlowRun
 
 _TIME_ARGUMENTS = {
     "start_time": "startTime",

@@ -307,9 +307,18 @@ class DeleteSchemaOperator(_DeleteRegistryResourceOperator):
     collection = "schemas"
     id_argument = "schema_id"
 
-    def __init__(self, *, schema_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        schema_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.schema_id = schema_id
+        self._set_delete_arguments(schema_id, missing_ok, created, enabled, aep_conn_id)
 
 
 class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
@@ -319,6 +328,15 @@ class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
     collection = "fieldgroups"
     id_argument = "field_group_id"
 
-    def __init__(self, *, field_group_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        field_group_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.field_group_id = field_group_id
+        self._set_delete_arguments(field_group_id, missing_ok, created, enabled, aep_conn_id)

@@ -173,6 +173,15 @@ class DeleteSourceConnectionOperator(AEPDeleteOperator):
     collection = "sourceConnections"
     id_argument = "source_connection_id"
 
-    def __init__(self, *, source_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        source_connection_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.source_connection_id = source_connection_id
+        self._set_delete_arguments(source_connection_id, missing_ok, created, enabled, aep_conn_id)

@@ -143,6 +143,15 @@ class DeleteTargetConnectionOperator(AEPDeleteOperator):
     collection = "targetConnections"
     id_argument = "target_connection_id"
 
-    def __init__(self, *, target_connection_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        target_connection_id: str,
+        missing_ok: bool = True,
+        created: Any = None,
+        enabled: Any = True,
+        aep_conn_id: str = "aep_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.target_connection_id = target_connection_id
+        self._set_delete_arguments(target_connection_id, missing_ok, created, enabled, aep_conn_id)

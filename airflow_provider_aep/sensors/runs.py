@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
-from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_not_before, run_verdict
+from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, run_not_before, run_verdict
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
+    from airflow_provider_aep.client.models import FlowRun
     from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
 
 

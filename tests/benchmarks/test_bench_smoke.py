@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ["parse", "calls", "triggers", "pagination", "onboarding"]
+KEYS = ["parse", "calls", "triggers", "pagination", "onboarding", "peers"]
 MACHINE_KEYS = {"Date (UTC)", "CPU", "Cores", "Memory", "Python", "Airflow"}
 
 
@@ -76,6 +76,9 @@ def test_details_carry_the_raw_figures(smoke):
     assert [m["tables"] for m in scale["measured"]] == list(scale["sizes"])
     for m in scale["measured"]:
         assert m["requests"] > 0 and m["minimum"] > 0 and m["per_table"]["provider_cpu"] >= 0
+    peers = details["peers"]  # the smoke run parses both peer DAG files (their DAG runs are left to make bench)
+    assert set(peers["parse"]["stats"]) == {"ours", "http", "aepp", "floor"}
+    assert all(n > 0 for n in peers["parse"]["tasks"].values())
 
 
 def test_markdown_report_has_machine_info_and_the_table(smoke):
