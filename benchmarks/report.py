@@ -221,6 +221,8 @@ def markdown(results: list[BenchResult], machine: dict[str, str], *, command: st
         "Run it with `make bench` (about 5 minutes on 2 cores; all traffic stays on 127.0.0.1). Options:",
         "`python -m benchmarks --only parse,pagination` for a subset, `--smoke` for tiny sizes, `--output`/`--json`",
         "for other destinations (raw figures go to `benchmarks/results/latest.json`, which git ignores).",
+        "`make bench` installs the `bench` extra first: the peers (`benchmarks/peers/`) need",
+        "apache-airflow-providers-http and aepp.",
         "",
     ]
     if smoke:
