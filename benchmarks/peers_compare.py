@@ -217,30 +217,31 @@ def _measure(label: str, emu: Any, home: Path, poll_interval: float, fault: tupl
         "failed_tasks": sorted(
             {ti["task_id"] for ti in dag_run["tis"] if ti["state"] in ("failed", "upstream_failed")}
         ),
+        # A task instance's record holds its last try only: a retried one is told by its try number.
+        "retried": sorted(
+            f"{ti['task_id']}[{ti['map_index']}] ({ti['try_number']} tries)"
+            for ti in dag_run["tis"]
+            if (ti.get("try_number") or 1) > 1
+        ),
     }
     if fault is not None:
         _, collection, path = fault
         names = Counter(str(item.get("name") or item.get("title")) for item in state.get(collection, []))
         posts = [e for e in in_run if e["method"] == "POST" and e["path"] == path]
-        dropped = [e for e in posts if e.get("fault")]
-        owner = _owner(dropped[0], dag_run["tis"]) if dropped else None
         out.update(
             {
                 "duplicates": sum(n - 1 for n in names.values()),
                 "resources": sum(names.values()),
                 "posts": len(posts),
-                "dropped_task": owner and f"{owner['task_id']}[{owner['map_index']}]",
-                "dropped_task_tries": owner and owner.get("try_number"),
-                "dropped_task_state": owner and owner["state"],
+                "dropped": sum(1 for e in posts if e.get("fault")),
             }
         )
     return out
 
 
 def _fault_text(m: dict[str, Any]) -> str:
-    tries = m.get("dropped_task_tries")
-    how = f", the task in try {tries}" if tries and tries > 1 else ""
-    return f"{m['duplicates']} (DAG run {m['state']}{how}; {m['posts']} POSTs)"
+    how = f"task retried: {', '.join(m['retried'])}" if m.get("retried") else "no task retried"
+    return f"{m['duplicates']} (DAG run {m['state']}, {how}; {m['posts']} POSTs)"
 
 
 # ---------------------------------------------------------------------------------------------------- driver
@@ -330,8 +331,8 @@ def _run_rows(result: BenchResult, measured: dict[str, dict[str, Any]]) -> None:
                 m = runs[name]
                 line += (
                     f"; lost answer of {name}: {m['duplicates']} duplicate(s), {m['resources']} resources, "
-                    f"{m['posts']} POSTs, DAG run {m['state']}, dropped in {m['dropped_task']} "
-                    f"(try {m['dropped_task_tries']}, {m['dropped_task_state']})"
+                    f"{m['posts']} POSTs ({m['dropped']} unanswered), DAG run {m['state']}, "
+                    + (f"task retries: {', '.join(m['retried'])}" if m["retried"] else "no task retried")
                 )
                 if m["failed_tasks"]:
                     line += f", failed: {', '.join(m['failed_tasks'])}"

@@ -48,7 +48,12 @@ METHODS = {
         "i.e. a task process: a thread is the cheapest conceivable slot, so the thread figure is a lower "
         "bound, and the RSS of one process that has poked once is shown as the floor of a real slot. Memory = "
         "(peak RSS during the waits - RSS before) / N, sampled every 20 ms; `tracemalloc` runs in a separate "
-        "pass because it slows the loop. Polls come from the emulator's request counter."
+        "pass because it slows the loop (off at 10,000 waits). Polls come from the emulator's request counter; "
+        "the deferred worker also records when each poll was issued and answered (perf_counter, per wait), "
+        "which splits the trigger's own lateness (issue delay: time past the poll's due time, itself the later "
+        "of one interval after the previous issue and that poll's answer) from the answer time (shared "
+        "connection queue + network + the emulator's queue and work). The emulator's process CPU over the "
+        "measured window is read with psutil. Poke mode runs at most 1,000 threads (its figures are per wait)."
     ),
     "onboarding": (
         "`dags_examples/hubspot_onboarding.py` runs once per size through `dag.test()` in a child process "
@@ -115,6 +120,16 @@ FINDINGS = """\
   (EmptyOperator has none of its own), the provider's module imports and serialising richer operators
   (template fields, extra links). 1.05x is not reachable for a DAG of real operators without giving up
   their own constructors.
+* **Peers on a lost create answer, and their tokens** (`commit_then_drop` on the first POST of datasets
+  or of base connections). The HttpOperator peer's task fails on the dropped connection and its Airflow
+  retry POSTs again: a duplicate, in a green DAG run. aepp's `requests` session retries the POST itself
+  (urllib3 `Retry` with POST in `allowed_methods`), inside the same try: a duplicate nobody is told about.
+  This provider finds the committed resource by its name and adopts it: none. aepp fetches one IMS token per
+  module instance (`FlowService()`, `Schema()`, ...; over 20 per run of 2 tables); the HttpOperator peer
+  fetches one per DAG run but keeps it in XCom and in every task's rendered headers; this provider caches it
+  per process (on a deployment, at most one per task process). The peers make about half the requests of
+  this provider because they do not look a resource up before creating it, nor check what they would reuse:
+  a second run of either duplicates every resource.
 * **Parse cost against the peers and the floor (issue 14): profiled, then cut in the provider.** With
   the target side and `AEPOnboardingTaskGroup` (22 tasks), load + serialise had grown to about 1.5x the
   EmptyOperator floor. Profiled with cProfile call counts and callgrind instruction counts of one cold load
