@@ -48,12 +48,7 @@ METHODS = {
         "i.e. a task process: a thread is the cheapest conceivable slot, so the thread figure is a lower "
         "bound, and the RSS of one process that has poked once is shown as the floor of a real slot. Memory = "
         "(peak RSS during the waits - RSS before) / N, sampled every 20 ms; `tracemalloc` runs in a separate "
-        "pass because it slows the loop (off at 10,000 waits). Polls come from the emulator's request counter; "
-        "the deferred worker also records when each poll was issued and answered (perf_counter, per wait), "
-        "which splits the trigger's own lateness (issue delay: time past the poll's due time, itself the later "
-        "of one interval after the previous issue and that poll's answer) from the answer time (shared "
-        "connection queue + network + the emulator's queue and work). The emulator's process CPU over the "
-        "measured window is read with psutil. Poke mode runs at most 1,000 threads (its figures are per wait)."
+        "pass because it slows the loop. Polls come from the emulator's request counter."
     ),
     "onboarding": (
         "`dags_examples/hubspot_onboarding.py` runs once per size through `dag.test()` in a child process "
