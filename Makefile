@@ -5,7 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-# The lowest supported Airflow, pyproject's floor (`make test-lowest`); its pins sit in .ci/constraints/.
+# The latest Airflow CI runs (.venv: every test, the demo, the benchmarks) and the lowest supported one,
+# pyproject's floor (`make test-lowest`, part of `make test`); the pins of each sit in .ci/constraints/.
+LATEST_AIRFLOW := 3.3.2
+LATEST_CONSTRAINTS := .ci/constraints/airflow-3.3.txt
 LOWEST_AIRFLOW := 3.1.8
 LOWEST_VENV := .venv-airflow-3.1
 LOWEST_BIN := $(LOWEST_VENV)/bin
@@ -14,10 +17,10 @@ LOWEST_CONSTRAINTS := .ci/constraints/airflow-3.1.txt
 
 .PHONY: venv lint format test test-lowest demo airflow bench fault-suite clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LATEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,distributed]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ".[dev,distributed]"
 	touch $@
 
 venv: $(STAMP)
@@ -40,14 +43,18 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix airflow_provider_aep dags_examples tests benchmarks scripts
 	$(BIN)/ruff format airflow_provider_aep dags_examples tests benchmarks scripts
 
+# Every test on the latest Airflow, then the version-independent part again on the lowest.
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) test-lowest
 
 # On the lowest supported Airflow: the unit, emulator and dag.test() tests, then the connection forms as a real
 # api-server's hook metadata shows them (3.1 reads them from the hooks' methods). The rest runs on the latest,
-# and so do the benchmarks, which measure it (their workers use 3.2+ DagBag APIs).
+# and so do the benchmarks, which measure it (their workers use 3.2+ DagBag APIs), and the `make demo` test (the
+# demo always runs in .venv; the same DAGs run through dag.test() here).
 test-lowest: $(LOWEST_STAMP)
-	$(LOWEST_BIN)/python -m pytest -m "not system and not browser and not reliability" --ignore=tests/benchmarks $(PYTEST_ARGS)
+	$(LOWEST_BIN)/python -m pytest -m "not system and not browser and not reliability" \
+		--ignore=tests/benchmarks --ignore=tests/test_demo.py $(PYTEST_ARGS)
 	$(LOWEST_BIN)/python -m pytest tests/system/test_airflow_ui_api.py -k hook_meta $(PYTEST_ARGS)
 
 # make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's.
@@ -61,7 +68,7 @@ airflow: $(STAMP)
 # The peers (benchmarks/peers/) need the bench extra (aepp is heavy, so it is not in the dev set).
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ".[dev,bench]"
 	touch $@
 
 bench: $(BENCH_STAMP)
