@@ -39,7 +39,6 @@ VENV_BIN = Path(sys.executable).parent
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "admin"
-COMPONENTS = ("scheduler", "dag-processor", "api-server", "triggerer")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 TERMINAL_RUN_STATES = {"success", "failed"}
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
@@ -192,13 +191,26 @@ class LocalAirflow:
         return AirflowClient(self.url, self.username, self.password, home=self.home)
 
     # -- lifecycle -------------------------------------------------------------------------------------
+    def component_commands(self) -> dict[str, list[str]]:
+        """``airflow`` arguments of each long-running component, in start order."""
+        return {
+            "scheduler": ["scheduler", "--skip-serve-logs"],
+            "dag-processor": ["dag-processor"],
+            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
+            "triggerer": ["triggerer", "--skip-serve-logs"],
+        }
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """The environment of one component (the shared one; a subclass may add per-component settings)."""
+        return self.env
+
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         out = self.output_file(name).open("ab")
         try:
             return subprocess.Popen(
                 [str(VENV_BIN / "airflow"), *args],
                 cwd=self.home,
-                env=self.env,
+                env=self.component_env(name),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -207,7 +219,7 @@ class LocalAirflow:
         finally:
             out.close()
 
-    def start(self, *, migrate_timeout: float = 180) -> None:
+    def start(self, *, migrate_timeout: float = 240) -> None:
         """Migrate the metadata DB, then start the four components (non-blocking)."""
         atexit.register(self.stop)  # a safety net if the caller never reaches its own stop()
         migrate = self._spawn("db-migrate", ["db", "migrate"])
@@ -218,20 +230,14 @@ class LocalAirflow:
             raise AirflowStartupError(f"`airflow db migrate` took > {migrate_timeout}s\n{self.log_tail()}") from None
         if code != 0:
             raise AirflowStartupError(f"`airflow db migrate` exited with {code}\n{self.log_tail()}")
-        commands = {
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
-            "triggerer": ["triggerer", "--skip-serve-logs"],
-        }
-        for name, args in commands.items():
+        for name, args in self.component_commands().items():
             self.processes[name] = self._spawn(name, args)
 
     def exited_components(self) -> dict[str, int]:
         return {
             name: proc.returncode
             for name, proc in self.processes.items()
-            if name in COMPONENTS and proc.poll() is not None
+            if name in self.component_commands() and proc.poll() is not None
         }
 
     def health(self) -> dict[str, Any] | None:
@@ -294,7 +300,7 @@ class LocalAirflow:
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of each component's console output."""
         parts = []
-        for name in ("db-migrate", *COMPONENTS):
+        for name in ("db-migrate", *self.component_commands()):
             path = self.output_file(name)
             if path.exists():
                 tail = path.read_text(errors="replace").splitlines()[-lines:]

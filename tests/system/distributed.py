@@ -28,7 +28,6 @@ from pathlib import Path
 
 from tests.system.airflow_server import (
     REPO,
-    VENV_BIN,
     AirflowStartupError,
     LocalAirflow,
     _signal_group,
@@ -39,7 +38,6 @@ PG_USER = "airflow"
 PG_DB = "airflow"
 WORKERS = ("worker-1", "worker-2")
 WORKER_CONCURRENCY = 2
-DISTRIBUTED_COMPONENTS = ("api-server", "scheduler", "dag-processor", *WORKERS, "triggerer")
 
 
 class ServiceMissing(RuntimeError):
@@ -308,42 +306,11 @@ class CeleryAirflow(LocalAirflow):
         }
         return server
 
-    def _spawn_component(self, name: str) -> subprocess.Popen:
-        out = self.output_file(name).open("ab")
-        try:
-            return subprocess.Popen(
-                [str(VENV_BIN / "airflow"), *self.commands[name]],
-                cwd=self.home,
-                env={**self.env, **self.worker_env.get(name, {})},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            out.close()
+    def component_commands(self) -> dict[str, list[str]]:
+        return self.commands
 
-    def start(self, *, migrate_timeout: float = 240) -> None:
-        import atexit
-
-        atexit.register(self.stop)
-        migrate = self._spawn("db-migrate", ["db", "migrate"])
-        self.processes["db-migrate"] = migrate
-        try:
-            code = migrate.wait(timeout=migrate_timeout)
-        except subprocess.TimeoutExpired:
-            raise AirflowStartupError(f"`airflow db migrate` took > {migrate_timeout}s\n{self.log_tail()}") from None
-        if code != 0:
-            raise AirflowStartupError(f"`airflow db migrate` exited with {code}\n{self.log_tail()}")
-        for name in self.commands:
-            self.processes[name] = self._spawn_component(name)
-
-    def exited_components(self) -> dict[str, int]:
-        return {
-            name: proc.returncode
-            for name, proc in self.processes.items()
-            if name in self.commands and proc.poll() is not None
-        }
+    def component_env(self, name: str) -> dict[str, str]:
+        return {**self.env, **self.worker_env.get(name, {})}
 
     def wait_until_ready(self, timeout: float = 240) -> dict:
         deadline = time.monotonic() + timeout
@@ -396,17 +363,8 @@ class CeleryAirflow(LocalAirflow):
             raise RuntimeError(f"{name} is still running (pid {old.pid})")
         with self.output_file(name).open("ab") as out:
             out.write(f"\n----- {name} restarted -----\n".encode())
-        self.processes[name] = self._spawn_component(name)
+        self.processes[name] = self._spawn(name, self.commands[name])
         return self.processes[name]
-
-    def log_tail(self, lines: int = 40) -> str:
-        parts = []
-        for name in ("db-migrate", *DISTRIBUTED_COMPONENTS):
-            path = self.output_file(name)
-            if path.exists():
-                tail = path.read_text(errors="replace").splitlines()[-lines:]
-                parts.append(f"----- {name} ({path}) -----\n" + "\n".join(tail))
-        return "\n".join(parts) or "(no component output yet)"
 
 
 @contextlib.contextmanager
