@@ -137,7 +137,7 @@ def _one_size(tables: int, poll_interval: float) -> dict[str, Any]:
 
 def run(sizes: tuple[int, ...] = (20, 200), poll_interval: float = 0.2) -> BenchResult:
     started = time.perf_counter()
-    result = BenchResult("onboarding", f"(e) {max(sizes)} tables in one DAG run (`dag.test()`, emulator)")
+    result = BenchResult("onboarding", f"(f) {max(sizes)} tables in one DAG run (`dag.test()`, emulator)")
     measured = [_one_size(n, poll_interval) for n in sizes]
     small, big = measured[0], measured[-1]
     for m in measured:
