@@ -137,3 +137,31 @@ def test_generic_operator_masks_and_never_templates_auth_params(http, context):
     )
     assert "auth_params" not in op.template_fields
     assert op.execute(context) == "c2"
+
+
+def test_hands_the_connection_and_the_flow_spec_on_to_the_tables(http, context):
+    flow_spec = {
+        "id": "14518937",
+        "name": "CRMToAEP",
+        "version": "1.0",
+        "sourceConnectionSpecIds": [HUBSPOT],
+        "targetConnectionSpecIds": ["c604ff05"],
+        "attributes": {"big": "document not handed on"},
+    }
+    http.add(responses.GET, FS + "/flowSpecs", json={"items": [flow_spec], "_links": {}})
+    http.add(responses.GET, FS + "/connections", json={"items": [], "_links": {}})
+    http.add(responses.POST, FS + "/connections", json={"id": "2fce94c1", "etag": '"e"'}, status=201)
+    assert make(flow_spec_name="CRMToAEP").execute(context) == "2fce94c1"
+    paths = [
+        c.request.method + " " + c.request.path_url.split("?")[0]
+        for c in http.calls
+        if "/flowservice/" in c.request.url
+    ]
+    assert paths[0] == "GET /data/foundation/flowservice/flowSpecs"  # before the create: a failed try made nothing
+    assert context["ti"].xcoms["connection"] == {
+        "id": "2fce94c1",
+        "name": "connection for hubspot",
+        "connectionSpec": {"id": HUBSPOT, "version": "1.0"},
+    }
+    assert context["ti"].xcoms["flow_spec"] == {k: v for k, v in flow_spec.items() if k != "attributes"}
+    assert not any(secret in json.dumps(context["ti"].xcoms) for secret in HUBSPOT_SECRETS.values())
