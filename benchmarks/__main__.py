@@ -42,6 +42,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "import_reps": 1,
         "files": ("hubspot_onboarding.py", "hubspot_connection.py"),
         "warmup": False,
+        "instructions": False,  # three callgrind runs take minutes
     },
     "calls": {"poll_interval": 0.2, "run_start_delay": 0.2, "run_duration": 0.2},
     "triggers": {

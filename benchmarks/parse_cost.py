@@ -349,9 +349,41 @@ def import_cost_sample(env: dict[str, str], preload: str = "airflow.sdk") -> dic
     }
 
 
+# ---------------------------------------------------------------------------------------------------- callgrind
+def _instruction_rows(result: BenchResult, details: dict[str, Any], env: dict[str, str], enabled: bool) -> None:
+    """Instruction counts (deterministic, unlike wall-clock ratios) of one cold load + serialise of our DAG,
+    its EmptyOperator floor and the HttpOperator peer; see ``benchmarks/parse_instructions.py``."""
+    from benchmarks import parse_instructions
+
+    if not enabled:  # --smoke: three callgrind runs take minutes
+        result.notes.append("Instruction counts (callgrind) not measured in this run (`--smoke`).")
+        return
+    if parse_instructions.valgrind() is None:
+        result.notes.append(
+            "Instruction counts (callgrind) skipped: `valgrind` is not on PATH (e.g. `apt-get install valgrind`)."
+        )
+        return
+    rows, counts, notes = parse_instructions.rows(env)
+    result.rows.extend(rows)
+    result.notes.extend(notes)
+    details["instructions"] = counts
+    if counts:
+        result.notes.append(
+            "Instruction counts (callgrind `Ir`, one cold load + serialise each, `PYTHONHASHSEED=0`, collection "
+            "toggled around the load + serialise only): "
+            + ", ".join(f"{label} {n / 1e6:.1f} M" for label, n in counts.items())
+            + "."
+        )
+
+
 # ---------------------------------------------------------------------------------------------------- driver
 def run(
-    reps: int = 20, import_reps: int = 7, seed: int = 7, files: tuple[str, ...] = EXAMPLES, warmup: bool = True
+    reps: int = 20,
+    import_reps: int = 7,
+    seed: int = 7,
+    files: tuple[str, ...] = EXAMPLES,
+    warmup: bool = True,
+    instructions: bool = True,
 ) -> BenchResult:
     started = time.perf_counter()
     result = BenchResult("parse", "(a) DAG parse cost and provider import cost")
@@ -430,6 +462,8 @@ def run(
         heavy = [m for m in ex[0]["watched_new"] if m in HEAVY]
         if heavy:
             result.notes.append(f"Parsing `{example.name}` imports {', '.join(heavy)} at module level.")
+
+    _instruction_rows(result, details, env, instructions)
 
     probes: dict[str, list[dict[str, Any]]] = {"airflow.sdk": [], "airflow.dag_processing.processor": []}
     for _ in range(import_reps):

@@ -22,7 +22,12 @@ METHODS = {
         "(`benchmarks/baseline_dags/empty_*.py`) are generated from the example's shape: same task ids, "
         "edges, dynamic task mapping and DAG params, every task an `EmptyOperator`. The import figure is "
         "`python -X importtime`: the sum of the cumulative times of the provider modules imported directly by "
-        "non-provider code, after `import airflow.sdk` (and, second row, after what the processor has loaded)."
+        "non-provider code, after `import airflow.sdk` (and, second row, after what the processor has loaded). "
+        "The *instructions (callgrind)* rows are the deterministic figure (wall-clock ratios move with the "
+        "machine's load): when `valgrind` is on PATH, one cold load + serialise of the onboarding DAG, its "
+        "EmptyOperator floor and the HttpOperator peer each run under `valgrind --tool=callgrind` "
+        "(`PYTHONHASHSEED=0`, collection toggled around the load + serialise only, after the same untimed "
+        "set-up; `benchmarks/parse_instructions.py`); skipped without `valgrind` and in `--smoke`."
     ),
     "calls": (
         "`dags_examples/hubspot_onboarding.py` (a mapped task group `onboard_table` per table) runs three times "
