@@ -15,7 +15,7 @@ LOWEST_BIN := $(LOWEST_VENV)/bin
 LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 LOWEST_CONSTRAINTS := .ci/constraints/airflow-3.1.txt
 
-.PHONY: venv lint format test test-lowest demo airflow bench fault-suite clean
+.PHONY: venv lint format test test-latest test-lowest demo airflow bench fault-suite clean
 
 $(STAMP): pyproject.toml $(LATEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,14 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix airflow_provider_aep dags_examples tests benchmarks scripts
 	$(BIN)/ruff format airflow_provider_aep dags_examples tests benchmarks scripts
 
-# Every test on the latest Airflow, then the version-independent part again on the lowest.
-test: lint
+# Every test on the latest Airflow and, beside it, the version-independent part again on the lowest: two
+# processes for two cores, since the system tests spend most of their time waiting on Airflow's own processes.
+# Each one's output is printed in one piece when it ends (--output-sync).
+test: lint $(LOWEST_STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-latest test-lowest
+
+test-latest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(MAKE) test-lowest
 
 # On the lowest supported Airflow: the unit, emulator and dag.test() tests, then the connection forms as a real
 # api-server's hook metadata shows them (3.1 reads them from the hooks' methods). The rest runs on the latest,
