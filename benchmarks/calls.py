@@ -16,8 +16,6 @@ shared by the sync and async clients), and the tenant id is needed once.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -31,7 +29,7 @@ from benchmarks.common import (
     bench_env,
     hubspot_conn,
     make_airflow_home,
-    python,
+    run_dag_worker,
 )
 from benchmarks.emulator_support import IMS_TOKEN, SERVICE_PATHS, emulator_process, journal_summary
 
@@ -150,18 +148,7 @@ def run(
             AIRFLOW_CONN_HUBSPOT_DEFAULT=hubspot_conn(),
             AEP_ONBOARDING_POKE_INTERVAL=str(poll_interval),
         )
-        proc = subprocess.run(
-            [python(), "-m", "benchmarks._dag_worker", str(DAG_FILE), DAG_ID, emu.url, json.dumps(confs)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        marker = proc.stdout.rfind("@@RESULT@@")
-        if proc.returncode != 0 or marker < 0:
-            raise RuntimeError(f"dag.test() worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        report = json.loads(proc.stdout[marker + len("@@RESULT@@") :])
+        report = run_dag_worker(DAG_FILE, DAG_ID, emu.url, confs, env)
         journal = emu.control.journal()
         stats = emu.control.stats()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -227,3 +228,35 @@ def python() -> str:
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: Where a benchmark worker's JSON result starts in its stdout (whatever Airflow printed before it).
+RESULT_MARKER = "@@RESULT@@"
+
+
+def run_worker(module: str, *args: str, env: dict[str, str], timeout: float, what: str) -> Any:
+    """Run ``python -m <module> <args>`` (a benchmark worker) and return the JSON after its result marker;
+    ``timeout`` is a hang guard, and a failed worker raises with the tail of its stderr."""
+    proc = subprocess.run(
+        [python(), "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    marker = proc.stdout.rfind(RESULT_MARKER)
+    if proc.returncode != 0 or marker < 0:
+        raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout[marker + len(RESULT_MARKER) :])
+
+
+def run_dag_worker(
+    dag_file: Path, dag_id: str, emulator_url: str, confs: list, env: dict[str, str], *, timeout: float = 900
+) -> dict[str, Any]:
+    """One ``dag.test()`` per conf in ``benchmarks._dag_worker`` against the emulator; its report."""
+    return run_worker(
+        "benchmarks._dag_worker",
+        str(dag_file),
+        dag_id,
+        emulator_url,
+        json.dumps(confs),
+        env=env,
+        timeout=timeout,
+        what=f"dag.test() of {dag_id}",
+    )

@@ -27,7 +27,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from benchmarks.calls import DAG_FILE, DAG_ID, MINIMUM, PER_POST, POLLING_TASKS, TENANT_ID
-from benchmarks.common import REPO, BenchResult, Row, aep_conn, bench_env, hubspot_conn, make_airflow_home, python
+from benchmarks.common import (
+    REPO,
+    BenchResult,
+    Row,
+    aep_conn,
+    bench_env,
+    hubspot_conn,
+    make_airflow_home,
+    python,
+    run_dag_worker,
+)
 from benchmarks.emulator_support import SERVICE_PATHS, journal_summary
 
 TARGET = 1.05
@@ -89,19 +99,8 @@ def _one_size(tables: int, poll_interval: float) -> dict[str, Any]:
         )
         conf = {"connection_name": f"HubSpot (scale {tables})", "tables": names}
         started = time.perf_counter()
-        proc = subprocess.run(
-            [python(), "-m", "benchmarks._dag_worker", str(DAG_FILE), DAG_ID, emu.url, json.dumps([conf])],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=7200,
-        )
+        dag_run = run_dag_worker(DAG_FILE, DAG_ID, emu.url, [conf], env, timeout=7200)["runs"][0]
         wall = time.perf_counter() - started
-        marker = proc.stdout.rfind("@@RESULT@@")
-        if proc.returncode != 0 or marker < 0:
-            raise RuntimeError(f"dag.test() worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        dag_run = json.loads(proc.stdout[marker + len("@@RESULT@@") :])["runs"][0]
         journal = emu.control.journal()
     platform = [
         e

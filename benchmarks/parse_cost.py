@@ -39,6 +39,7 @@ from benchmarks.common import (
     make_airflow_home,
     python,
     ratio,
+    run_worker,
     summary,
 )
 
@@ -59,18 +60,9 @@ HEAVY = (
 
 # ---------------------------------------------------------------------------------------------------- workers
 def _run_worker(mode: str, file: Path, env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [python(), "-m", "benchmarks._parse_worker", mode, str(file)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_worker(
+        "benchmarks._parse_worker", mode, str(file), env=env, timeout=300, what=f"parse worker for {file.name}"
     )
-    marker = proc.stdout.rfind("@@RESULT@@")
-    if proc.returncode != 0 or marker < 0:
-        raise RuntimeError(f"parse worker failed for {file.name} ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout[marker + len("@@RESULT@@") :])
 
 
 # ---------------------------------------------------------------------------------------------------- baselines

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import time
 from collections import Counter
 from importlib import metadata
@@ -39,7 +38,6 @@ from benchmarks.common import (
     CLIENT_SECRET,
     EXAMPLE_DAGS,
     ORG_ID,
-    REPO,
     BenchResult,
     Row,
     aep_conn,
@@ -47,8 +45,8 @@ from benchmarks.common import (
     fmt_spread_ms,
     hubspot_conn,
     make_airflow_home,
-    python,
     ratio,
+    run_dag_worker,
     summary,
 )
 from benchmarks.emulator_support import IMS_TOKEN, SERVICE_PATHS, emulator_process
@@ -174,18 +172,7 @@ def _run_dag(label: str, emu: Any, home: Path, poll_interval: float) -> dict[str
         AEP_PEER_RETRY_DELAY="1",  # a task retry (the peers' only recovery) without a 30 s wait
     )
     confs = [{"tables": TABLES}]
-    proc = subprocess.run(
-        [python(), "-m", "benchmarks._dag_worker", str(dag_file), dag_id, emu.url, json.dumps(confs)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    marker = proc.stdout.rfind("@@RESULT@@")
-    if proc.returncode != 0 or marker < 0:
-        raise RuntimeError(f"dag.test() of {dag_id} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout[marker + len("@@RESULT@@") :])["runs"][0]
+    return run_dag_worker(dag_file, dag_id, emu.url, confs, env)["runs"][0]
 
 
 def _owner(entry: dict[str, Any], tis: list[dict[str, Any]]) -> dict[str, Any] | None:
