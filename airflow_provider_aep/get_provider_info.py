@@ -27,6 +27,8 @@ INTEGRATION = "Adobe Experience Platform"
 AEP_CONN_TYPE = "adobe_experience_platform"
 ORG_ID_PATTERN = "^[A-Za-z0-9]+@AdobeOrg$"  # same rule as client.config.AEPSettings
 HUBSPOT_CONN_TYPE = "hubspot"
+#: Appended to the label of a required standard field (Airflow cannot mark those required itself).
+REQUIRED_MARK = " *"
 
 
 _string = string_field
@@ -43,19 +45,22 @@ AEP_CONNECTION_TYPE: dict[str, Any] = {
     # No "description" placeholder: Airflow 3.3 treats it as an extra field (extra__<type>__description).
     # Port stays visible: the hook appends it to the Platform URL, and on Airflow 3.3.2 the Connections
     # list's Test button only works for a connection saved with a port (apache/airflow#73298).
+    # Airflow gives the standard fields no description and no required flag (only hidden-fields, relabeling
+    # and placeholders), so what must stay visible is in the label (" *" marks the required ones as the form
+    # marks required extra fields) and each placeholder is short enough to show whole.
     "ui-field-behaviour": {
         "hidden-fields": ["schema"],
         "relabeling": {
-            "host": "Platform URL",
+            "host": "Platform URL (no port)",
             "port": "Platform port",
-            "login": "Client ID (API key)",
-            "password": "Client secret",
+            "login": f"Client ID (API key){REQUIRED_MARK}",
+            "password": f"Client secret{REQUIRED_MARK}",
         },
         "placeholders": {
-            "host": f"{DEFAULT_PLATFORM_URL} (default when empty; no port here, use Platform port)",
-            "port": "e.g. 443; set it if the list's Test button says the port differs (Airflow 3.3.2)",
-            "login": "Developer Console > project > OAuth Server-to-Server > Client ID",
-            "password": "Developer Console > OAuth Server-to-Server > Retrieve client secret",
+            "host": f"{DEFAULT_PLATFORM_URL} when empty",
+            "port": "empty, or 443 (see the Test button notes)",
+            "login": "Developer Console credential page: Client ID",
+            "password": "the same page: Retrieve client secret",
         },
     },
     "conn-fields": {

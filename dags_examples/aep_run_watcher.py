@@ -8,8 +8,9 @@ run summary.
 
 Settings (environment, read at parse time; parsing needs no AEP):
 
-* ``AEP_WATCH_FLOW_ID``: the dataflow id (a placeholder by default: the watcher then logs "not found" and
-  retries, nothing else happens);
+* ``AEP_WATCH_FLOW_ID``: the id of the dataflow to watch, e.g. a ``flow_id`` from an onboarding's summary. The
+  asset is named after it, ``aep_flow_runs_<flow id>``. Unset, the DAG watches nothing: its asset is
+  ``aep_flow_runs_unset`` and has no watcher, so nothing polls AEP until you set it;
 * ``AEP_WATCH_POLL_INTERVAL``: seconds between polls (default 60);
 * connection ``aep_default`` (type ``adobe_experience_platform``), read by the triggerer, not at parse time.
 
@@ -25,17 +26,19 @@ from airflow.sdk import DAG, Asset, AssetWatcher, task
 
 from airflow_provider_aep.triggers.events import AEPDataflowRunEventTrigger
 
-FLOW_ID = os.environ.get("AEP_WATCH_FLOW_ID", "00000000-0000-0000-0000-000000000000")
+FLOW_ID = os.environ.get("AEP_WATCH_FLOW_ID", "").strip()
 POLL_INTERVAL = float(os.environ.get("AEP_WATCH_POLL_INTERVAL", "60"))
 
 FLOW_RUNS = Asset(
-    name=f"aep_flow_runs_{FLOW_ID}",
+    name=f"aep_flow_runs_{FLOW_ID or 'unset'}",
     watchers=[
         AssetWatcher(
             name=f"aep_flow_runs_{FLOW_ID}_watcher",
             trigger=AEPDataflowRunEventTrigger(aep_conn_id="aep_default", flow_id=FLOW_ID, poll_interval=POLL_INTERVAL),
         )
-    ],
+    ]
+    if FLOW_ID
+    else [],
 )
 
 with DAG(

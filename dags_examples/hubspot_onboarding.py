@@ -30,7 +30,7 @@ with DAG(
     schedule=None,
     catchup=False,
     doc_md=__doc__,
-    tags=["aep", "hubspot"],
+    tags=["aep", "hubspot", "example"],
     # Every task is safe to retry: creates look up before they POST, runs are reconciled, deletes accept 404.
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={

@@ -21,7 +21,7 @@ with DAG(
     schedule=None,
     catchup=False,
     doc_md=__doc__,
-    tags=["aep", "salesforce"],
+    tags=["aep", "salesforce", "example"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     params={
         "connection_name": Param("Salesforce (Airflow onboarding)", type="string", minLength=1),

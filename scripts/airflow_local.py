@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """``make airflow``: a local Airflow 3.3 UI with this provider, the example DAGs and the AEP emulator.
 
-Starts the emulator (IMS + Flow Service on 127.0.0.1) and Airflow (scheduler with the LocalExecutor,
-dag-processor, api-server and triggerer; SQLite) with ``aep_default`` and ``hubspot_default`` already
-pointing at the emulator (``AIRFLOW_CONN_*`` environment variables, so they do not show in the
-Connections list but every task sees them), the connection Test button enabled, then prints the URL and
-login. Ctrl-C stops everything. Nothing listens on anything but 127.0.0.1.
+Starts the emulator (IMS, Flow Service, Schema Registry, Catalog and Data Prep on 127.0.0.1; sandboxes
+``prod`` and ``dev``) and Airflow (scheduler with the LocalExecutor, dag-processor, api-server and triggerer;
+SQLite), stores ``aep_default`` and ``hubspot_default`` pointing at the emulator in Airflow's DB through its
+REST API (Admin → Connections lists them; secrets encrypted), enables the connection Test button, then
+prints the URL and login. Ctrl-C stops everything. Nothing listens on anything but 127.0.0.1.
 
     .venv/bin/python scripts/airflow_local.py [--port 8080] [--home .airflow-local] [--fresh]
 """
@@ -13,7 +13,6 @@ login. Ctrl-C stops everything. Nothing listens on anything but 127.0.0.1.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import signal
 import socket
@@ -31,32 +30,12 @@ from tests.system.airflow_server import (  # noqa: E402
     LocalAirflow,
     free_port,
 )
+from tests.system.demo_connections import demo_connections, store_connections  # noqa: E402
 
-DEMO_ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
 LOCAL_ENV = {
     # Emulated runs take seconds, so waiting sensors poll every 2 s instead of every minute (read at parse time).
     "AEP_ONBOARDING_POKE_INTERVAL": "2",
 }
-
-
-def demo_connections(emulator_url: str) -> dict[str, str]:
-    """Demo credentials: the emulator accepts any non-empty client id/secret."""
-    aep = {
-        "conn_type": "adobe_experience_platform",
-        "description": "Local AEP emulator (make airflow)",
-        "host": emulator_url,
-        "login": "demo-client-id",
-        "password": "demo-client-secret",
-        "extra": {"org_id": DEMO_ORG_ID, "sandbox_name": "prod", "ims_url": emulator_url},
-    }
-    hubspot = {
-        "conn_type": "hubspot",
-        "description": "Demo HubSpot app credentials (handed to the AEP emulator)",
-        "login": "demo-hubspot-client-id",
-        "password": "demo-hubspot-client-secret",
-        "extra": {"access_token": "demo-hubspot-access-token", "refresh_token": "demo-hubspot-refresh-token"},
-    }
-    return {"aep_default": json.dumps(aep), "hubspot_default": json.dumps(hubspot)}
 
 
 def port_is_free(port: int) -> bool:
@@ -115,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     with run_emulator_subprocess(EmulatorConfig(), port=args.emulator_port) as emulator:
         server = LocalAirflow.create(
             home,
-            connections=demo_connections(emulator.url),
             dag_sources=(EXAMPLE_DAGS,),  # not the system tests' DAGs (aep_secret_echo)
             extra_env=LOCAL_ENV,
             api_port=port,
@@ -125,13 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             server.start()
             server.wait_until_ready()
+            stored = store_connections(server.client(), demo_connections(emulator.url))
             unpaused = unpause_unscheduled_dags(server)
+            sandboxes = ", ".join(emulator.control.config()["sandboxes"] or ["any name"])
             print(
                 "\n"
                 f"  Airflow UI : {server.url}   (login: {ADMIN_USER} / {args.password})\n"
                 f"  Emulator   : {emulator.url}   (IMS, Flow Service, Schema Registry, Catalog, Data Prep; "
                 f"state at {emulator.url}/__emulator/state)\n"
-                "  Connections: aep_default, hubspot_default (environment variables, point at the emulator)\n"
+                f"  Sandboxes  : {sandboxes} (any other name answers 'Sandbox not found', as AEP does)\n"
+                f"  Connections: {', '.join(f'{c} ({how})' for c, how in stored.items())}, in Airflow's DB "
+                "(Admin -> Connections; secrets encrypted)\n"
                 f"  DAGs       : {server.dags_folder} -> dags_examples/ (unpaused: {', '.join(unpaused) or 'none'})\n"
                 f"  Task logs  : {server.logs_folder}\n"
                 "\n  Ctrl-C stops everything.\n",

@@ -1,14 +1,17 @@
 """Shared test setup.
 
 Airflow reads its configuration when first imported, so the throwaway ``AIRFLOW_HOME`` (SQLite metadata DB)
-and the DAGs folder are set here, before any test module imports Airflow. The DAGs folder holds symlinks
-to ``dags_examples/*.py`` and ``tests/dags/*.py`` so that ``dag.test()`` finds both in the default bundle.
+and the DAGs folder are set here, before any test module imports Airflow; the home is removed when the process
+exits. The DAGs folder holds symlinks to ``dags_examples/*.py`` and ``tests/dags/*.py`` so that ``dag.test()``
+finds both in the default bundle.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_REFERENCE = REPO.parent / "shared" / "reference"
 
 _HOME = Path(tempfile.mkdtemp(prefix="aep-airflow-home-"))
+# Removed when the test process exits, so test sessions leave no homes in /tmp (the DB, logs and the DAG links).
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 _DAGS = _HOME / "dags"
 _DAGS.mkdir()
 for source in [*sorted((REPO / "dags_examples").glob("[!_]*.py")), *sorted((REPO / "tests" / "dags").glob("[!_]*.py"))]:

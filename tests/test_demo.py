@@ -6,17 +6,19 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 
 TABLES = {"hubspot": ("Hubspot.Companies", "Hubspot.Contacts"), "salesforce": ("Account", "Contact")}
+CHANGED = {"hubspot": "Hubspot.Contacts", "salesforce": "Contact"}  # the demo changes 3 of its rows between runs
 
 
 @pytest.mark.parametrize("source", sorted(TABLES))
 def test_demo_runs_the_onboarding_dag_twice_and_prints_what_landed(source):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}  # the demo makes its own home
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AEP_DEMO"))}  # its own home
     out = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "demo.py"), "--source", source],
         capture_output=True,
@@ -31,8 +33,21 @@ def test_demo_runs_the_onboarding_dag_twice_and_prints_what_landed(source):
     for table in TABLES[source]:
         assert f"\n  {table}\n" in text
     assert len(re.findall(r"schema\s+https://ns\.adobe\.com/\w+/schemas/\w+", text)) == 4
-    assert len(re.findall(r"run\s+[0-9a-f-]{36}\s+success\s+\(10 records, 0 failed\)", text)) == 4
-    assert len(re.findall(r"landed\s+10 records in the dataset", text)) == 4
-    assert "Second run: nothing new created; 2 new batch(es) landed" in text
-    assert "2 IMS token request(s)" in text  # one per `airflow dags test` process
+    # The first run copies every sample row; the second only the rows changed in between (the delta column).
+    assert len(re.findall(r"run\s+[0-9a-f-]{36}\s+success\s+\(10 records, 0 failed\)", text)) == 2
+    assert len(re.findall(r"landed\s+10 records in the dataset", text)) == 2
+    unchanged = next(t for t in TABLES[source] if t != CHANGED[source])
+    assert re.search(rf"Changed 3 rows of {re.escape(CHANGED[source])} in the emulated {source} account", text)
+    assert f"{CHANGED[source]}: 3 records, the rows whose" in text
+    assert re.search(rf"{re.escape(unchanged)}: 0 records, no row's \w+ changed since the first run", text)
+    assert f"{CHANGED[source]} dataset holds 13 records: 10 from the first run and 3 from the second" in text
+    assert f"{unchanged} dataset holds 10 records: 10 from the first run and none from the second" in text
+    assert "Second run: nothing new created (every resource was found and reused); 2 new batch(es)" in text
+    # one IMS token per `airflow dags test` process, counted per run, then both runs' requests added up
+    per_run = [int(n) for n in re.findall(r"requests\s+(\d+) to the emulator in this run, 1 of them for an IMS", text)]
+    assert len(per_run) == 2
+    assert f"{sum(per_run)} to the emulator in both runs ({per_run[0]} + {per_run[1]})" in text
+    # the throwaway Airflow home is removed, and the output says so
+    home = re.search(r"Airflow home (\S+) removed \(--keep-home keeps it\)", text)
+    assert home and not Path(home.group(1)).exists(), text[-500:]
     assert text.rstrip().endswith("Demo OK")

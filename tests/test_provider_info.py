@@ -341,11 +341,19 @@ def test_hook_meta_names_and_standard_fields(hook_meta: dict[str, Any], conn_typ
 
 def test_hook_meta_aep_labels(hook_meta: dict[str, Any]) -> None:
     std = hook_meta[AEP_CONN_TYPE]["standard_fields"]
-    assert std["login"]["title"] == "Client ID (API key)"
-    assert std["password"]["title"] == "Client secret"
-    assert std["host"]["title"] == "Platform URL"
+    # Required standard fields carry the form's own required mark in their label (Airflow has no flag for them).
+    assert std["login"]["title"] == "Client ID (API key) *"
+    assert std["password"]["title"] == "Client secret *"
+    assert std["host"]["title"] == "Platform URL (no port)"
     assert std["port"]["title"] == "Platform port" and not std["port"]["hidden"]
     assert std["url_schema"]["hidden"]
+
+
+def test_aep_placeholders_are_short_enough_to_show_whole() -> None:
+    """The 3.3 form cuts a placeholder at about 60 characters and hides it once typing starts: only examples
+    go there; what must stay visible is in the labels."""
+    placeholders = CONNECTION_TYPES[AEP_CONN_TYPE]["ui-field-behaviour"]["placeholders"]
+    assert placeholders and all(len(text) <= 50 for text in placeholders.values()), placeholders
 
 
 def test_hook_meta_hubspot_labels(hook_meta: dict[str, Any]) -> None:

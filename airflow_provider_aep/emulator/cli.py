@@ -39,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-start-delay", type=float, help="seconds a run stays scheduled (default: 1)")
     parser.add_argument("--run-outcome", choices=RUN_OUTCOMES, help="default run outcome (default: success)")
     parser.add_argument("--rows-per-run", type=int, help="sample rows a dataset-backed run ingests (default: 10)")
-    parser.add_argument("--sandbox", action="append", default=[], help="only accept these sandbox names (repeatable)")
+    parser.add_argument(
+        "--sandbox",
+        action="append",
+        default=[],
+        help="a sandbox that exists (repeatable; default: prod and dev); others answer 'Sandbox not found'",
+    )
+    parser.add_argument("--any-sandbox", action="store_true", help="accept every well-formed sandbox name")
     parser.add_argument("--config-json", help="a full EmulatorConfig as JSON (flags above override it)")
     parser.add_argument(
         "--control-from-anywhere",
@@ -76,8 +82,12 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         raise SystemExit("aep-emulator: every --client-id needs a matching --client-secret")
     if args.client_id:
         data["credentials"] = dict(zip(args.client_id, args.client_secret, strict=True))
+    if args.sandbox and args.any_sandbox:
+        raise SystemExit("aep-emulator: --sandbox and --any-sandbox exclude each other")
     if args.sandbox:
         data["sandboxes"] = list(args.sandbox)
+    elif args.any_sandbox:
+        data["sandboxes"] = None
     for flag, key in (
         ("token_lifetime", "token_lifetime"),
         ("run_duration", "run_duration"),

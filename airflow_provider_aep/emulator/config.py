@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 RUN_OUTCOMES = ("success", "failed", "partial")
+#: The sandboxes a new org has locally: AEP's default production sandbox and one development sandbox.
+DEFAULT_SANDBOXES = ("prod", "dev")
 
 
 @dataclass
@@ -29,8 +31,9 @@ class EmulatorConfig:
     run_outcome: str = "success"
     #: ``failedRecordCount`` used for ``partial``/``failed`` runs when not forced (partial uses at least 1).
     failed_records: int = 0
-    #: ``None`` accepts every well-formed sandbox name; a list makes other names answer ``FLOW-2100-404``.
-    sandboxes: list[str] | None = None
+    #: The sandboxes that exist (default ``prod`` and ``dev``); other names answer ``FLOW-2100-404`` as AEP does.
+    #: ``None`` accepts every well-formed name.
+    sandboxes: list[str] | None = field(default_factory=lambda: list(DEFAULT_SANDBOXES))
     #: Page size when a list request has no ``limit`` (the real default is undocumented).
     default_page_size: int = 20
     #: Larger ``limit`` values are clamped to this (the spec's search bodies cap ``limit`` at 1000).

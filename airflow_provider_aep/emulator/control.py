@@ -175,6 +175,12 @@ class EmulatorControl:
         payload = {"outcome": outcome, "flow_id": flow_id, "run_id": run_id, "failed_records": failed_records}
         return self._call("POST", "/runs/outcome", json=payload)["updated"]
 
+    def touch_rows(self, table: str, rows: int = 1, *, source: str | None = None) -> dict[str, Any]:
+        """Change the first ``rows`` sample rows of ``table`` (``Hubspot.Contacts``, ``Contact``...): their delta
+        column becomes the emulator's now, so the next incremental run of a flow reading it copies them.
+        Returns ``{"source", "table", "rows", "column", "value"}``."""
+        return self._call("POST", "/sources/rows/touch", json={"table": table, "rows": rows, "source": source})
+
     # -- inspection ---------------------------------------------------------------------------------
     def state(self, include_secrets: bool = False) -> dict[str, list[dict[str, Any]]]:
         params = {"secrets": "true"} if include_secrets else None

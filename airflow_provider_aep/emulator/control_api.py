@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import ingestion, pages, redaction, runs
+from . import incremental, ingestion, pages, redaction, runs
 from .config import RUN_OUTCOMES
 from .connections import masked_view
 from .errors import ApiError
@@ -156,6 +156,22 @@ def _outcome(state: EmulatorState, req: Request) -> Response:
     return Response(200, {"updated": changed})
 
 
+def _touch(state: EmulatorState, req: Request) -> Response:
+    """``{"table", "rows"?: 1, "source"?}``: change sample rows, so the next incremental run copies them."""
+    data = _body(req)
+    table = data.get("table")
+    if not isinstance(table, str) or not table:
+        raise _bad("table must be a table name such as Hubspot.Contacts")
+    try:
+        with state.lock:
+            runs.refresh_all(state)  # runs that are due ingest what they read before the change
+            return Response(200, incremental.touch(state, table, data.get("rows", 1), data.get("source")))
+    except LookupError as exc:
+        raise ApiError(404, {"error": str(exc)}) from exc
+    except ValueError as exc:
+        raise _bad(str(exc)) from exc
+
+
 def _state(state: EmulatorState, req: Request) -> Response:
     secrets = _wants_secrets(req)
     with state.lock:
@@ -230,6 +246,7 @@ _ROUTES: list[tuple[frozenset[str], re.Pattern[str], Callable[..., Response]]] =
     (frozenset({"POST"}), re.compile(r"/tokens"), _issue_token),
     (frozenset({"POST"}), re.compile(r"/tokens/expire"), _expire),
     (frozenset({"POST"}), re.compile(r"/runs/outcome"), _outcome),
+    (frozenset({"POST"}), re.compile(r"/sources/rows/touch"), _touch),
     (frozenset({"GET"}), re.compile(r"/state"), _state),
     (frozenset({"GET"}), re.compile(r"/stats"), _stats),
     (frozenset({"GET"}), re.compile(r"/datasets/(?P<dataset_id>[^/]+)/records"), _landed),

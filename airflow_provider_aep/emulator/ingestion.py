@@ -2,8 +2,9 @@
 
 When a run reaches its terminal phase, its source connection reads a table of a registered source
 (:mod:`.sources`: HubSpot's ``params.path``, Salesforce's ``params.tableName``) and its target connection points
-at a Catalog dataset, the table's deterministic sample rows (``rows_per_run`` of them, reduced to the source
-connection's ``params.columns`` when it lists them) go through the flow's mapping set, Data Prep's type
+at a Catalog dataset, the table's deterministic sample rows (``rows_per_run`` of them; with a delta column only
+those in the run's window, see :mod:`.incremental`; reduced to the source connection's ``params.columns`` when it
+lists them) go through the flow's mapping set, Data Prep's type
 coercion and a validation against the resolved XDM schema:
 
 * ``ATTRIBUTE`` copies a column, ``STATIC`` writes the constant in ``source``, ``EXPRESSION`` evaluates the
@@ -34,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog, data_prep, expressions, sources
+from . import catalog, data_prep, expressions, incremental, sources
 from .state import EmulatorState, Store
 
 MAPPER_ERROR = "MAPPER-3700-400"
@@ -338,12 +339,6 @@ class Plan:
     source: sources.EmulatedSource | None = None
     params: dict[str, Any] = field(default_factory=dict)
 
-    def rows(self, count: int) -> list[dict[str, Any]]:
-        """The rows a run reads (the source connection's table and columns)."""
-        if self.source is None:
-            return []
-        return self.source.rows_for(self.params, count)
-
 
 @dataclass
 class Outcome:
@@ -442,7 +437,7 @@ def ingest(
     forced_failures: int,
 ) -> Outcome:
     """Map, coerce and validate the run's rows, land the good ones and record the Catalog batch."""
-    rows = the_plan.rows(run.get("_rows", state.config.rows_per_run))
+    rows = incremental.rows_for_run(state, store, run, the_plan, run.get("_rows", state.config.rows_per_run))
     identities = primary_identity_paths(store, the_plan.schema)
     now = utc_from_ms(run["_end"])
     landed: list[tuple[int, dict[str, Any]]] = []

@@ -13,6 +13,7 @@ import random
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from . import incremental
 from . import resources as res
 from .errors import ApiError, flow_error
 from .messages import Request, Response
@@ -112,6 +113,7 @@ def new_run(
         _start=created_ms + delay_ms,
         _end=created_ms + delay_ms + duration_ms,
         _window=window,
+        _copy_window=incremental.copy_window(flow, created_ms + delay_ms, window, trigger),
         _sources=list(flow.get("sourceConnectionIds", [])),
         _targets=list(flow.get("targetConnectionIds", [])),
         _rows=state.config.rows_per_run,

@@ -124,6 +124,8 @@ class EmulatorState:
         self.faults_injected: Counter[str] = Counter()
         self.outcome_default: tuple[str, int] | None = None
         self.outcome_by_flow: dict[str, tuple[str, int]] = {}
+        #: Sample rows changed through the control plane: (source key, table) -> {row index: epoch ms}.
+        self.row_changes: dict[tuple[str, str], dict[int, int]] = {}
         self._seq = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -141,6 +143,7 @@ class EmulatorState:
             self.faults_injected.clear()
             self.outcome_default = None
             self.outcome_by_flow.clear()
+            self.row_changes.clear()
 
     def configure(self, changes: dict[str, Any]) -> EmulatorConfig:
         """Change settings until the next reset (used by tests sharing one server)."""

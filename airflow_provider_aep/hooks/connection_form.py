@@ -53,7 +53,7 @@ def form_label(conn_type: Mapping[str, Any], field: str) -> str:
     key = field.split(" ", 1)[0]
     relabeled = conn_type["ui-field-behaviour"].get("relabeling", {}).get(key)
     if relabeled:
-        return str(relabeled)
+        return str(relabeled).removesuffix(" *")  # the required mark belongs to the form, not to messages
     spec = conn_type["conn-fields"].get(key)
     return str(spec["label"]) if spec else key.replace("_", " ").capitalize()
 

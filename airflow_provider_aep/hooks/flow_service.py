@@ -97,13 +97,24 @@ _TRANSPORT_CAUSES = (
 )
 
 
-def unreachable_message(err: AEPTransportError, settings: AEPSettings) -> str:
-    """One readable sentence for a request that got no answer, naming the host and the form field to check."""
+def unreachable_message(err: AEPTransportError, settings: AEPSettings, port: int | None = None) -> str:
+    """One readable sentence for a request that got no answer, naming the host and the form field to check.
+
+    ``port`` is the connection's Platform port field: a refused connection to a host that answers names is
+    a port nothing listens on, so the message points at that field rather than the URL.
+    """
     text = str(err).lower()
     cause = next((phrase for needle, phrase in _TRANSPORT_CAUSES if needle in text), "could not be reached")
     host = settings.token_url if settings.token_url in str(err) else settings.platform_url
-    field = "IMS URL" if host == settings.token_url else "Platform URL"
-    return f"Cannot reach AEP: {host} {cause}. Check the {field} field and that this machine can reach it."
+    if host == settings.token_url:
+        field = "the IMS URL field"
+    elif port and cause == "refused the connection":
+        field = f"the Platform port field ({port})"
+    elif port:
+        field = "the Platform URL and Platform port fields"
+    else:
+        field = "the Platform URL field"
+    return f"Cannot reach AEP: {host} {cause}. Check {field} and that this machine can reach it."
 
 
 def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
@@ -198,7 +209,7 @@ class AEPFlowServiceHook(BaseHook):
         except AEPConnectionConfigError as err:
             return False, form_message(AEP_CONNECTION_TYPE, err)
         except AEPTransportError as err:
-            return False, unreachable_message(err, settings)
+            return False, unreachable_message(err, settings, self.connection.port)
         except AEPAPIError as err:
             return False, explain_api_error(err, settings)
         except AEPError as err:

@@ -54,4 +54,32 @@ class OnboardingStep(BaseOperator):
         return self.step(**(self.arguments or {}))
 
 
-__all__ = ["OnboardingStep"]
+#: ``(heading, summary key)`` of each column of the onboarding summary's table.
+SUMMARY_COLUMNS = (
+    ("table", "table"),
+    ("status", "status"),
+    ("records", "records"),
+    ("failed", "failed_records"),
+    ("dataset", "dataset_id"),
+    ("dataflow", "flow_id"),
+    ("run", "run_id"),
+)
+
+
+def summary_table(summary: Mapping[str, Any]) -> str:
+    """An onboarding summary (``AEPOnboardingTaskGroup.summary``) as an aligned text table, one row per table,
+    for the task log: what landed where, readable without opening the XCom."""
+    rows = [[heading for heading, _ in SUMMARY_COLUMNS]]
+    for table in sorted(summary.get("tables") or [], key=lambda t: str(t.get("table"))):
+        rows.append(["-" if table.get(key) is None else str(table[key]) for _, key in SUMMARY_COLUMNS])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(SUMMARY_COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    count = len(rows) - 1
+    title = (
+        f"Onboarded {count} table{'' if count == 1 else 's'} from {summary.get('source')} "
+        f"(base connection {summary.get('connection_id')}):"
+    )
+    return "\n".join([title, *lines])
+
+
+__all__ = ["OnboardingStep", "summary_table"]

@@ -55,6 +55,16 @@ def test_sandbox_name_must_be_lowercase(emu, fs, sandbox):
     assert sandbox in response.json()["report"]["detailed-message"]
 
 
+def test_prod_and_dev_exist_by_default_and_other_sandboxes_are_not_found(emu, fs):
+    assert emu.control.config()["sandboxes"] == ["prod", "dev"]
+    assert call(emu, {**fs.headers, "x-sandbox-name": "dev"}).status_code == 200
+    response = call(emu, {**fs.headers, "x-sandbox-name": "nosuch"})
+    assert (response.status_code, flow_error_code(response)) == (404, "2100-404")
+    assert "'nosuch' could not be found" in response.json()["report"]["detailed-message"]
+    emu.control.configure(sandboxes=None)  # any well-formed name
+    assert call(emu, {**fs.headers, "x-sandbox-name": "nosuch"}).status_code == 200
+
+
 def test_configured_sandboxes(emu, fs):
     emu.control.configure(sandboxes=["prod", "dev"])
     assert call(emu, {**fs.headers, "x-sandbox-name": "dev"}).status_code == 200

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from airflow_provider_aep.emulator import EmulatorControlError, hubspot
+from airflow_provider_aep.emulator.incremental import ISO_SECONDS
 
 from .target_helpers import (
     batch_id_of,
@@ -84,13 +85,48 @@ def test_good_records_land_with_real_counts(emu, fs, aep_landed_records):
     assert emu.control.failed_records(ids["dataset"]) == []
 
 
-def test_each_run_is_its_own_batch_and_records_read_per_batch(emu, fs):
+def test_each_run_is_its_own_batch_and_copies_only_rows_changed_in_its_window(emu, fs):
     ids = setup_flow(fs)
     first, second = finished_run(emu, fs, ids["flow"]), finished_run(emu, fs, ids["flow"])
     assert batch_id_of(first) != batch_id_of(second)
-    assert len(emu.control.landed_records(ids["dataset"])) == 20
-    assert len(emu.control.landed_records(ids["dataset"], batch_id=batch_id_of(second))) == 10
+    # the flow's delta column is Updated_At: the first run copies all history, the second only what changed since
+    assert second["state"] == "success"
+    assert second["metrics"]["recordSummary"] == {"inputRecordCount": 0, "outputRecordCount": 0, "failedRecordCount": 0}
+    assert len(emu.control.landed_records(ids["dataset"])) == 10
+    assert emu.control.landed_records(ids["dataset"], batch_id=batch_id_of(second)) == []
+
+    touched = emu.control.touch_rows("Hubspot.Contacts", 2)
+    assert touched["column"] == "Updated_At" and touched["rows"] == 2
+    third = finished_run(emu, fs, ids["flow"])
+    landed = emu.control.landed_records(ids["dataset"], batch_id=batch_id_of(third))
+    assert [custom(record, ids["tenant"])["vid"] for record in landed] == [row["Vid"] for row in ROWS[:2]]
+    assert third["metrics"]["recordSummary"]["outputRecordCount"] == 2
+    assert len(emu.control.landed_records(ids["dataset"])) == 12
+    assert finished_run(emu, fs, ids["flow"])["metrics"]["recordSummary"]["inputRecordCount"] == 0
     assert emu.control.landed_records(ids["dataset"], batch_id="01NOSUCHBATCH0000000000000") == []
+
+
+def test_an_explicit_window_copies_the_rows_whose_delta_column_falls_in_it(emu, fs):
+    ids = setup_flow(fs)
+    stamps = sorted(
+        int(dt.datetime.strptime(row["Updated_At"], ISO_SECONDS).replace(tzinfo=dt.timezone.utc).timestamp())
+        for row in ROWS
+    )
+    # (start, end] in epoch seconds: the rows updated after the third-oldest, up to the seventh-oldest
+    params = {"windowStartTime": stamps[2], "windowEndTime": stamps[6]}
+    created = fs.post("/runs", json={"flowId": ids["flow"], "params": params})
+    assert created.status_code == 201, created.text
+    emu.control.advance_clock(10)
+    run = fs.item(f"/runs/{created.json()['items'][0]['id']}")
+    assert run["metrics"]["recordSummary"]["outputRecordCount"] == 4
+
+
+def test_touching_rows_of_an_unknown_table_or_a_bad_count_is_refused(emu):
+    with pytest.raises(EmulatorControlError, match=r"no emulated table 'Hubspot\.Nope'"):
+        emu.control.touch_rows("Hubspot.Nope")
+    with pytest.raises(EmulatorControlError, match="rows must be a positive integer"):
+        emu.control.touch_rows("Hubspot.Contacts", 0)
+    assert emu.control.touch_rows("Contact", source="salesforce")["value"].endswith(".000+0000")
 
 
 def test_landed_records_over_http_with_org_and_sandbox(emu, fs, flow_client):

@@ -21,11 +21,12 @@ def status(fs, run_id):
 
 def test_run_progresses_with_the_clock(emu, fs):
     ids = fs.pipeline()
-    run_id = run_now(fs, ids["flow"], startTime=int(time.time()), windowStartTime=1651584991, windowEndTime=1651585991)
+    # the window holds every sample row (their Updated_At fall in 2024)
+    run_id = run_now(fs, ids["flow"], startTime=int(time.time()), windowStartTime=1704067199, windowEndTime=1735689600)
     run = fs.item(f"/runs/{run_id}")
     assert run["flowId"] == ids["flow"] and run["state"] == "scheduled"
     assert run["metrics"]["statusSummary"]["status"] == "scheduled"
-    assert run["params"]["windowEndTime"] == 1651585991
+    assert run["params"]["windowEndTime"] == 1735689600
     emu.control.advance_clock(1.0)
     run = fs.item(f"/runs/{run_id}")
     assert run["state"] == run["metrics"]["statusSummary"]["status"] == "inProgress"
@@ -42,8 +43,8 @@ def test_run_progresses_with_the_clock(emu, fs):
     assert run["activities"][0]["sourceInfo"][0]["id"] == ids["source"]
     assert run["activities"][1]["targetInfo"][0]["id"] == ids["target"]
     assert run["activities"][0]["durationSummary"]["extensions"] == {
-        "windowStart": 1651584991000,
-        "windowEnd": 1651585991000,
+        "windowStart": 1704067199000,
+        "windowEnd": 1735689600000,
     }
     flow = fs.item(f"/flows/{ids['flow']}")
     assert flow["lastRunDetails"]["id"] == run_id and flow["lastRunDetails"]["state"] == "success"

@@ -70,3 +70,5 @@ def test_cli_flags_build_the_config():
     assert config.credentials == {"a": "b"}
     assert (config.token_lifetime, config.run_duration, config.run_outcome) == (30, 0.5, "failed")
     assert config.sandboxes == ["prod"]
+    assert config_from_args(build_parser().parse_args([])).sandboxes == ["prod", "dev"]
+    assert config_from_args(build_parser().parse_args(["--any-sandbox"])).sandboxes is None

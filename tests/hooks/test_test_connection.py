@@ -175,6 +175,22 @@ def test_unreachable_host_fails_fast(monkeypatch) -> None:
     assert elapsed < FAST
 
 
+def test_a_wrong_platform_port_is_named_as_the_field_to_fix(emu, monkeypatch) -> None:
+    """As ``make airflow`` stores it: the host without a port, the port in its own field, IMS at the emulator."""
+    port = closed_port()
+    set_aep(monkeypatch, "http://127.0.0.1", port=port, extra={"ims_url": emu.url})
+    ok, message, elapsed = run_test()
+    assert not ok
+    assert message == (
+        f"Cannot reach AEP: http://127.0.0.1:{port} refused the connection. "
+        f"Check the Platform port field ({port}) and that this machine can reach it."
+    )
+    assert elapsed < FAST
+    emulator_port = int(emu.url.rsplit(":", 1)[1])
+    set_aep(monkeypatch, "http://127.0.0.1", port=emulator_port, extra={"ims_url": emu.url})
+    assert run_test()[:2] == (True, f"Connected to {emu.url} (org {ORG_ID}, sandbox prod)")
+
+
 def test_server_error_is_not_retried(emu, monkeypatch) -> None:
     emu.control.add_fault(method="GET", path=FLOW_CONNECTIONS, status=503, count=5)
     set_aep(monkeypatch, emu.url)

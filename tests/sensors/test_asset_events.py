@@ -244,6 +244,7 @@ def test_emulator_deferred_round_trip_emits_for_the_pipelines_dataset(emulator, 
 
     emulator.control.configure(run_start_delay=0.2, run_duration=0.2)
     emulator.control.advance_clock(60)
+    emulator.control.touch_rows("Hubspot.Contacts", 3)  # the flow's own first run copied the rest already
     run_id = TriggerFlowRunOperator(task_id="t", flow_id=pipeline["flow"]).execute(context)
     op = sensor(run_id=run_id, asset_alias=ALIAS, deferrable=True, poke_interval=0.05, timeout=30)
     with pytest.raises(TaskDeferred) as deferred:

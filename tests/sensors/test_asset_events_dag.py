@@ -18,6 +18,7 @@ def dataset_pipeline(emulator, pipeline, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("AEP_ASSET_EVENTS_DATASET_ID", pipeline["dataset"])
     emulator.control.configure(run_start_delay=0.3, run_duration=0.3)  # the alias sensor really defers
     emulator.control.advance_clock(60)  # the flow's own first run has finished
+    emulator.control.touch_rows("Hubspot.Contacts", 4)  # what the DAG's incremental run copies
     return pipeline
 
 

@@ -203,6 +203,8 @@ def started_run(emulator, context, pipeline) -> tuple[str, str]:
     from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
 
     emulator.control.advance_clock(60)
+    # the flow's own run copied every row; changed rows give this incremental run records to land (and fail)
+    emulator.control.touch_rows("Hubspot.Contacts", 5)
     return pipeline["flow"], TriggerFlowRunOperator(task_id="t", flow_id=pipeline["flow"]).execute(context)
 
 

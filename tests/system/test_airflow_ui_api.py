@@ -38,8 +38,8 @@ def test_connection_types_in_hook_meta(airflow_api) -> None:
     aep, hubspot = meta[AEP_CONN_TYPE], meta[HUBSPOT_CONN_TYPE]
     assert aep["hook_name"] == AEP_CONNECTION_TYPE["hook-name"] == "Adobe Experience Platform"
     assert hubspot["hook_name"] == HUBSPOT_CONNECTION_TYPE["hook-name"]
-    assert aep["standard_fields"]["login"]["title"] == "Client ID (API key)"
-    assert aep["standard_fields"]["password"]["title"] == "Client secret"
+    assert aep["standard_fields"]["login"]["title"] == "Client ID (API key) *"
+    assert aep["standard_fields"]["password"]["title"] == "Client secret *"
     assert aep["standard_fields"]["url_schema"]["hidden"] is True
     assert list(aep["extra_fields"]) == list(AEP_CONNECTION_TYPE["conn-fields"])
     assert aep["extra_fields"]["org_id"]["schema"]["title"] == "IMS Org ID"

@@ -153,8 +153,11 @@ def test_watcher_runs_the_dag_once_per_aep_run_across_a_triggerer_restart(emulat
     assert [e["extra"]["payload"]["run_id"] for e in first] == finished_runs(emulator, minute_flow)
 
     restart_triggerer(watcher_airflow)
+    # Each slot copies the rows changed in its window (the first one all history): change one before each.
+    emulator.control.touch_rows("Hubspot.Contacts", 1)
     emulator.control.advance_clock(900)  # a run that finishes while the new triggerer starts up
     wait_for_polls(emulator, minute_flow, 2)  # the restarted watcher is polling again
+    emulator.control.touch_rows("Hubspot.Contacts", 1)
     emulator.control.advance_clock(900)  # one more after the restart
     events = wait_for_events(api, asset_name, 3)
     time.sleep(10)  # several more polls: a repeat would show up now

@@ -144,8 +144,11 @@ def test_aep_connection_form_save_and_test(page, airflow_server, airflow_api, sy
     dialog = open_add_connection(page, airflow_server.url, "Adobe Experience Platform", AEP_CONN_ID)
 
     # Standard fields: relabelled, placeholders saying where the value comes from, secret masked.
-    for label in ("Description", "Platform URL", "Platform port", "Client ID (API key)", "Client secret"):
+    for label in ("Description", "Platform URL (no port)", "Platform port", "Client ID (API key)", "Client secret"):
         expect(field_label(dialog, label)).to_be_visible()
+    # Airflow cannot flag a standard field as required: the label carries the form's required mark.
+    expect(field_label(dialog, "Client ID (API key)")).to_have_text(re.compile(r"\*\s*$"))
+    expect(field_label(dialog, "Client secret")).to_have_text(re.compile(r"\*\s*$"))
     expect(dialog.locator("input[name=schema]")).to_have_count(0)
     expect(dialog.locator("input[name=host]")).to_have_attribute("placeholder", re.compile("platform.adobe.io"))
     expect(dialog.locator("input[name=login]")).to_have_attribute("placeholder", re.compile("Developer Console"))
@@ -197,6 +200,55 @@ def test_aep_connection_form_save_and_test(page, airflow_server, airflow_api, sy
     expect(success).to_contain_text(f"org {ORG_ID}, sandbox prod")
     page.wait_for_timeout(500)  # let the toast finish fading in
     page.screenshot(path=str(artifacts / "04-aep-test-success.png"))
+
+
+def test_make_airflow_connections_are_listed_and_open_in_the_edit_form(
+    page, airflow_server, airflow_api, system_emulator, artifacts
+) -> None:
+    """What a new user finds under Admin → Connections after ``make airflow``: both connections, stored through
+    Airflow's API by the same code, listed, and open in the edit form with the port in its own field and the
+    secrets masked."""
+    from playwright.sync_api import expect
+
+    from tests.system.demo_connections import DEMO_ORG_ID, demo_connections, store_connections
+
+    emulator_port = system_emulator.url.rsplit(":", 1)[1]
+    try:
+        assert store_connections(airflow_api, demo_connections(system_emulator.url)) == {
+            "aep_default": "created",
+            "hubspot_default": "created",
+        }
+        # a second `make airflow` on the same home finds them and points them at its emulator again
+        assert store_connections(airflow_api, demo_connections(system_emulator.url)) == {
+            "aep_default": "updated",
+            "hubspot_default": "kept",
+        }
+        page.goto(f"{airflow_server.url}/connections")
+        aep_row = page.get_by_role("row").filter(has_text="aep_default")
+        expect(aep_row).to_contain_text(re.compile("adobe_experience_platform|Adobe Experience Platform"))
+        expect(page.get_by_role("row").filter(has_text="hubspot_default")).to_contain_text(
+            re.compile("hubspot", re.IGNORECASE)
+        )
+        page.screenshot(path=str(artifacts / "00-make-airflow-connections.png"), full_page=True)
+
+        aep_row.get_by_role("button", name="Edit Connection").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.locator("input[name=connection_id]")).to_have_value("aep_default")
+        expect(dialog.locator("input[name=host]")).to_have_value("http://127.0.0.1")  # no port in the URL
+        expect(dialog.locator("input[name=port]")).to_have_value(emulator_port)  # the port in its own field
+        expect(dialog.locator("input[name=login]")).to_have_value("demo-client-id")
+        expect(dialog.locator("input[name=password]")).to_have_value("***")
+        open_section(dialog, "Extra Fields")
+        expect(dialog.locator("#element_org_id")).to_have_value(DEMO_ORG_ID)
+        expect(dialog.locator("#element_sandbox_name")).to_have_value("prod")
+        expect(dialog.locator("#element_ims_url")).to_have_value(system_emulator.url)
+        assert "demo-client-secret" not in page.content()
+        page.screenshot(path=str(artifacts / "00-make-airflow-aep-edit.png"), full_page=True)
+        # The list's Test button on them is checked by test_airflow_local.py against `make airflow` itself: this
+        # session's Airflow also defines aep_default as an environment variable, which Airflow reads first.
+    finally:
+        airflow_api.delete_connection("aep_default")
+        airflow_api.delete_connection("hubspot_default")
 
 
 def test_hubspot_connection_form_masks_secrets(page, airflow_server, airflow_api, artifacts) -> None:

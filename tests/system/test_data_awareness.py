@@ -173,6 +173,8 @@ def test_onboarding_success_triggers_alias_and_dataset_consumers_with_lineage(sy
     # 2. a consumer on the concrete dataset asset, now that its id is known; a second onboarding run
     write_consumer(dags, ON_DATASET, f"Asset(name={uri!r}, uri={uri!r})")
     api.wait_for_dag(ON_DATASET, timeout=TIMEOUT)
+    # runs copy the rows changed since the previous run (delta column): change some, so the second one lands them
+    system_emulator.control.touch_rows(TABLE, 2)
     (again,) = run_producer(api, "second")["tables"]
     assert again["dataset_id"] == table["dataset_id"] and again["run_id"] != table["run_id"]  # reused, new run
     (on_dataset,) = consumer_events(api, ON_DATASET, 1)

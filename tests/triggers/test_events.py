@@ -395,12 +395,16 @@ async def test_emulator_schedule_one_event_per_finished_run_and_none_repeated_af
         await asyncio.sleep(0.5)  # baseline: the flow has not run yet
         control.advance_clock(3600 + 5)  # the first slot: a run is created, starts and finishes
         await _until(first, 1)
+        # changed now: the next slot's window copies them, the one after it nothing
+        control.touch_rows("Hubspot.Contacts", 2)
         control.advance_clock(2 * 900)  # two more slots
         await _until(first, 3)
         await asyncio.sleep(0.5)
     assert len(first.payloads) == len(set(first.ids())) == 3
     assert all(p["flow_id"] == minute_flow and p["status"] == "success" for p in first.payloads)
-    assert all(p["records_written"] and p["batch_id"] for p in first.payloads)
+    assert all(p["batch_id"] for p in first.payloads)
+    # the first slot backfills every sample row; later slots copy the rows changed in their window
+    assert sorted(p["records_written"] for p in first.payloads) == [0, 2, 10]
 
     # restart: one slot finishes while no triggerer runs; the new instance reads the stored cursor
     control.advance_clock(900)
@@ -456,6 +460,12 @@ def test_example_dag_parses_without_aep_and_its_watcher_is_deterministic(monkeyp
     first, second = parse(), parse()
     [watcher] = first.FLOW_RUNS.watchers
     assert watcher.trigger.flow_id == "flow-from-env"
+    assert first.FLOW_RUNS.name == "aep_flow_runs_flow-from-env"  # named for the flow it watches
     assert BaseEventTrigger.hash(*watcher.trigger.serialize()) == BaseEventTrigger.hash(
         *second.FLOW_RUNS.watchers[0].trigger.serialize()
     )
+
+    # Without a flow id it watches nothing, and its name says so rather than showing a made-up id.
+    monkeypatch.delenv("AEP_WATCH_FLOW_ID")
+    unset = parse()
+    assert (unset.FLOW_RUNS.name, unset.FLOW_RUNS.watchers) == ("aep_flow_runs_unset", [])
