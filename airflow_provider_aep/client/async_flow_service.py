@@ -26,13 +26,13 @@ from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, Token
 from airflow_provider_aep.client.config import FLOW_SERVICE_PATH, AEPSettings
 from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import (
-    IDEMPOTENT_METHODS,
     RetryPolicy,
     latest_run_params,
     parse_json_body,
     platform_headers,
     raise_for_response,
     resolve_url,
+    retried_by_default,
     transport_error,
 )
 from airflow_provider_aep.client.models import FlowRun, newest_run, unwrap_item
@@ -260,12 +260,14 @@ class AsyncFlowServiceClient:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
+        idempotent: bool = False,
     ) -> httpx.Response:
-        """Send one Platform request; idempotent methods are retried on transient errors."""
+        """Send one Platform request; idempotent requests are retried on transient errors (the sync client's
+        policy: :func:`~airflow_provider_aep.client.http.retried_by_default`)."""
         method = method.upper()
         url = resolve_url(self.settings, path, base_path=FLOW_SERVICE_PATH)
         if retry is None:
-            retry = method in IDEMPOTENT_METHODS
+            retry = retried_by_default(method, headers, idempotent=idempotent)
         if not retry:
             return await self._send_platform(method, url, params=params, json_body=json_body, headers=headers)
         async for attempt in self._retrying():

@@ -1,8 +1,9 @@
 """HTTP policy shared by the sync (requests) and async (httpx) clients: headers, retries, Retry-After, URLs.
 
 Retries use tenacity (already an Airflow dependency) rather than a hand-written loop. Which requests may be
-retried is decided here once: idempotent requests on 429/5xx/transport errors; creates only when the
-server provably did not process them (429, or a connection that was never established).
+retried is decided here once, per request (:func:`retried_by_default`): idempotent requests on
+429/5xx/transport errors; creates only when the server provably did not process them (429, or a connection
+that was never established).
 """
 
 from __future__ import annotations
@@ -38,10 +39,30 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("airflow_provider_aep.client")
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-"""PATCH counts as idempotent here because every Flow Service PATCH carries If-Match: a replay after a
-committed first attempt fails with 412 instead of applying twice. Services without If-Match (Schema
-Registry, Catalog) decide per patch with :func:`json_patch_is_idempotent`."""
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods whose replay after a committed first attempt leaves the same state. PATCH is not one: whether a
+PATCH may be replayed depends on the request (:func:`retried_by_default`)."""
+
+
+def retried_by_default(method: str, headers: Mapping[str, str] | None = None, *, idempotent: bool = False) -> bool:
+    """Whether a request is retried on transient errors when its caller passes no ``retry`` (the sync and the
+    async client both ask this).
+
+    - GET, HEAD, OPTIONS, PUT, DELETE: yes.
+    - PATCH: only with an ``If-Match`` header (a replay after a committed first attempt then fails with 412
+      instead of applying twice, as every Flow Service PATCH does) or when the caller says the patch is
+      idempotent (``idempotent=True``: a JSON Patch that :func:`json_patch_is_idempotent` accepts, for the
+      services without If-Match). Any other PATCH could apply twice, so it is sent once.
+    - POST and the rest: only with ``idempotent=True``; creates are retried by
+      :meth:`~airflow_provider_aep.client.platform.PlatformClient.create_reconciled` instead.
+    """
+    if idempotent:
+        return True
+    method = method.upper()
+    if method == "PATCH":
+        return any(name.lower() == "if-match" and str(value).strip() for name, value in (headers or {}).items())
+    return method in IDEMPOTENT_METHODS
+
 
 JSON_CONTENT = "application/json"
 JSON_PATCH_CONTENT = "application/json-patch+json"
@@ -241,7 +262,8 @@ def json_patch_is_idempotent(operations: Any) -> bool:
 
     ``replace``/``test`` and ``add`` to an object member are; ``add`` to ``/-`` or an array index inserts
     again, and ``remove``/``move``/``copy`` act twice or fail. Without If-Match (Schema Registry, Catalog)
-    such a patch is re-sent only when the server provably did not get it.
+    such a patch is re-sent only when the server provably did not get it; one that passes is sent with
+    ``idempotent=True`` (:func:`retried_by_default`).
     """
     if not isinstance(operations, (list, tuple)) or not operations:
         return False

@@ -24,7 +24,6 @@ from urllib3.exceptions import ConnectTimeoutError
 from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, TokenCache, parse_token, token_form
 from airflow_provider_aep.client.errors import AEPError, AEPNotFoundError, Redactor
 from airflow_provider_aep.client.http import (
-    IDEMPOTENT_METHODS,
     JSON_CONTENT,
     RetryPolicy,
     is_safe_to_resend_create,
@@ -33,6 +32,7 @@ from airflow_provider_aep.client.http import (
     platform_headers,
     raise_for_response,
     resolve_url,
+    retried_by_default,
     transport_error,
 )
 from airflow_provider_aep.client.models import CreatedResource
@@ -194,15 +194,18 @@ class PlatformClient:
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
         content_type: str = JSON_CONTENT,
+        idempotent: bool = False,
     ) -> requests.Response:
-        """Send one Platform request; idempotent methods are retried on transient errors.
+        """Send one Platform request; idempotent requests are retried on transient errors.
 
         ``url`` is absolute (configured host only) or a full service path (``/data/foundation/catalog/...``).
+        Without ``retry``, :func:`~airflow_provider_aep.client.http.retried_by_default` decides from the
+        method, an ``If-Match`` header and ``idempotent`` (the caller's word that a replay is harmless).
         """
         method = method.upper()
         url = resolve_url(self.settings, url, base_path=None)
         if retry is None:
-            retry = method in IDEMPOTENT_METHODS
+            retry = retried_by_default(method, headers, idempotent=idempotent)
 
         def call() -> requests.Response:
             return self._send_platform(

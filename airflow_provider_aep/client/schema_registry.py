@@ -266,7 +266,7 @@ class SchemaRegistryClient(ServiceClient):
 
     def _patch(self, path: str, ops: list[dict[str, Any]]) -> dict[str, Any]:
         if json_patch_is_idempotent(ops):
-            resp = self.request("PATCH", path, json_body=ops)
+            resp = self.request("PATCH", path, json_body=ops, idempotent=True)
         else:
             resp = Retrying(**self.retry.tenacity_kwargs(retryable=is_safe_to_resend_create))(
                 lambda: self.request("PATCH", path, json_body=ops, retry=False)

@@ -247,6 +247,21 @@ class RedisServer(ServerProcess):
             time.sleep(0.1)
 
 
+def group_members(pgid: int) -> list[int]:
+    """PIDs of the live (not zombie) processes in process group ``pgid``, from ``/proc``."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
+        fields = text[text.rfind(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(text.split(" ", 1)[0]))
+    return sorted(members)
+
+
 def _redis_ping(port: int) -> bool:
     import socket
 
@@ -339,22 +354,19 @@ class CeleryAirflow(LocalAirflow):
         path = self.output_file(name)
         return path.stat().st_size if path.exists() else 0
 
-    def kill(self, name: str) -> int:
-        """kill -9 the component's process group; returns the PID that was killed."""
+    def kill(self, name: str, timeout: float = 30) -> int:
+        """kill -9 the component's process group; returns the PID that was killed (the group's id).
+
+        Returns once no process of the group is left (zombies aside): the leader's exit alone does not say
+        that its children (a worker's pool, the triggerer's trigger runner) are gone too."""
         proc = self.processes[name]
         _signal_group(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        return proc.pid
-
-    def terminate(self, name: str, timeout: float = 60) -> int:
-        """SIGTERM the component (a graceful stop, as a deployment roll sends); SIGKILL after ``timeout``."""
-        proc = self.processes[name]
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while left := group_members(proc.pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: processes {left} of group {proc.pid} survived SIGKILL")
+            time.sleep(0.05)
         return proc.pid
 
     def restart(self, name: str) -> subprocess.Popen:

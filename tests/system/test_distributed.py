@@ -10,10 +10,12 @@ REST API as an operator would. Two faults happen on the way, each held in place 
   emulator performs those two creates although nobody is left to read the answer. worker-1 is started again, as
   an orchestrator would; the scheduler notices the lost task instances (heartbeat timeout) and retries them,
   and the retries must find the datasets by name and reuse them.
-* **The triggerer restarts while every wait is deferred.** The emulated runs are held in progress on the
-  emulator clock until all four sensors have deferred; then the triggerer is stopped (SIGTERM, as a deployment
-  roll does) and started again, and only then does the clock move so the runs end. The new triggerer must
-  pick the waits up: no sensor is retried or lost.
+* **The triggerer is killed mid-wait.** The emulated runs are held in progress on the emulator clock until all
+  four sensors have deferred; then each trigger's next poll of its run is held by the emulator, so all four are
+  inside a request, and the triggerer is killed with SIGKILL (its whole process group: the triggerer and its
+  trigger runner, as when its machine is lost; no cleanup, no graceful hand-over of the triggers). It is started
+  again; once the waits it took over from the dead triggerer all poll again (held once more, all four at once)
+  the clock moves so the runs end. No sensor is retried or lost.
 
 Then: the DAG run succeeded; exactly one of every resource per table (no duplicate from the retries); every
 task process requested at most one IMS token; and a scan of a ``pg_dump`` of the metadata DB, every log and
@@ -33,6 +35,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +43,14 @@ import pytest
 
 from tests.conftest import AEP_CLIENT_ID, AEP_CLIENT_SECRET, HUBSPOT_SECRETS, ORG_ID
 from tests.reliability.artifacts import write_artifact
-from tests.system.distributed import WORKERS, ServiceMissing, distributed_airflow, postgres_bindir, redis_server
+from tests.system.distributed import (
+    WORKERS,
+    ServiceMissing,
+    distributed_airflow,
+    group_members,
+    postgres_bindir,
+    redis_server,
+)
 from tests.system.test_concurrency import max_overlap
 from tests.system.test_secret_leak import SECRETS, issued_tokens, scan_files
 
@@ -50,6 +60,7 @@ DAG_ID = "aep_hubspot_onboarding"
 TABLES = ["Hubspot.Companies", "Hubspot.Contacts", "Hubspot.Deals", "Hubspot.Owners"]
 CONNECTION_NAME = "distributed check"
 DATASETS = "/data/foundation/catalog/dataSets"
+RUN_POLLS = "/data/foundation/flowservice/runs(/[^/]+)?"  # a trigger's poll: GET /runs/{id} or GET /runs?...
 CREATE_DATASET = "onboard_table.create_dataset"
 SENSOR = "onboard_table.wait_for_run"
 TOKEN_LINE = "Requesting an IMS access token"
@@ -158,6 +169,24 @@ def token_requests_per_process(api, run_id: str) -> list[tuple[str, int, int]]:
     return rows
 
 
+def triggerer_token_requests(airflow, api, run_id: str) -> int:
+    """IMS token requests the triggerers logged: in their console output or the trigger log files (a line may
+    be in both places, so the larger count)."""
+    in_output = airflow.output_file("triggerer").read_text(errors="replace").count(TOKEN_LINE)
+    in_trigger_logs = sum(
+        p.read_text(errors="replace").count(TOKEN_LINE) for p in run_log_files(api, run_id) if ".trigger." in p.name
+    )
+    return max(in_output, in_trigger_logs)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.2)
+
+
 def dump_hits(dump: str, needles: dict[str, str]) -> Counter:
     """Occurrences per (secret, table) in a ``pg_dump``: each table's rows are one ``COPY ... FROM stdin`` block."""
     found: Counter = Counter()
@@ -170,7 +199,7 @@ def dump_hits(dump: str, needles: dict[str, str]) -> Counter:
     return found
 
 
-def test_onboarding_on_celery_postgres_redis_with_a_lost_worker_and_a_triggerer_restart(cluster, system_emulator):
+def test_onboarding_on_celery_postgres_redis_with_a_lost_worker_and_a_killed_triggerer(cluster, system_emulator):
     airflow, postgres, redis = cluster
     control = system_emulator.control
     control.reset()
@@ -198,12 +227,25 @@ def test_onboarding_on_celery_postgres_redis_with_a_lost_worker_and_a_triggerer_
     wait_for_state(api, run_id, CREATE_DATASET, list(range(len(TABLES))), {"success"}, timeout=600)
     recovered_after = time.monotonic() - started
 
-    # 3. Every wait deferred; the triggerer restarts; then the runs end.
+    # 3. Every wait deferred and inside a poll of its run; the triggerer is killed (SIGKILL, whole process
+    # group) there and started again; once the new one polls all four runs, the runs end.
     api.wait_for_tasks(DAG_ID, run_id, SENSOR, "deferred", count=len(TABLES), timeout=900)
+    mid_poll = control.add_fault(method="GET", path=RUN_POLLS, action="hold", count=len(TABLES), latency=600)
+    polls_held_at_kill = control.wait_held(mid_poll, len(TABLES), timeout=600)  # a held trigger cannot poll again
+    # The dead triggerer's token request must be on disk before the kill, or the accounting below would miss it.
+    wait_until(lambda: triggerer_token_requests(airflow, api, run_id) >= 1, "no triggerer token line", 120)
+    killed_group = group_members(airflow.processes["triggerer"].pid)
+    assert len(killed_group) >= 2, killed_group  # the triggerer and its trigger runner process
     mark = airflow.output_size("triggerer")
-    airflow.terminate("triggerer")
+    triggerer_pid = airflow.kill("triggerer")
+    assert group_members(triggerer_pid) == []
+    control.release(mid_poll)  # the held polls are answered to a dead process
     airflow.restart("triggerer")
     airflow.wait_for_output("triggerer", r"Starting the triggerer|triggerer.*(start|ready)", timeout=120, after=mark)
+    # The dead triggerer's triggers are taken over once its heartbeat is stale (triggerer_health_check_threshold).
+    resumed = control.add_fault(method="GET", path=RUN_POLLS, action="hold", count=len(TABLES), latency=600)
+    polls_held_after_restart = control.wait_held(resumed, len(TABLES), timeout=600)
+    control.release(resumed)
     control.advance_clock(7200)
     run = api.wait_for_run(DAG_ID, run_id, timeout=900)
     elapsed = time.monotonic() - started
@@ -252,13 +294,9 @@ def test_onboarding_on_celery_postgres_redis_with_a_lost_worker_and_a_triggerer_
     assert per_file and all(tokens <= processes for _, tokens, processes in per_file), per_file
     journal_tokens = len(control.journal(path="/ims/token/v3"))
     logged_tokens = sum(tokens for _, tokens, _ in per_file)
-    triggerer_tokens = airflow.output_file("triggerer").read_text(errors="replace").count(TOKEN_LINE)
-    trigger_log_tokens = sum(
-        p.read_text(errors="replace").count(TOKEN_LINE) for p in run_log_files(api, run_id) if ".trigger." in p.name
-    )
-    # Each triggerer process (the first and the restarted one) shares one token among its triggers.
-    triggerer_tokens = max(triggerer_tokens, trigger_log_tokens)
-    assert triggerer_tokens <= 2, (triggerer_tokens, trigger_log_tokens)
+    # Each triggerer process (the killed one and the restarted one) shares one token among its triggers.
+    triggerer_tokens = triggerer_token_requests(airflow, api, run_id)
+    assert triggerer_tokens <= 2, triggerer_tokens
     assert journal_tokens == logged_tokens + triggerer_tokens, (journal_tokens, logged_tokens, triggerer_tokens)
 
     # Secrets: nowhere in the metadata DB dump, the logs, or any component's output.
@@ -285,7 +323,14 @@ def test_onboarding_on_celery_postgres_redis_with_a_lost_worker_and_a_triggerer_
         "creates_lost_with_the_worker": lost,
         "their_tries": {i: datasets[i]["try_number"] for i in lost},
         "seconds_until_lost_creates_recovered": round(recovered_after, 1),
-        "triggerer_restarted_with_waits_deferred": len(sensors),
+        "triggerer_killed_with_waits_deferred": len(sensors),
+        "triggerer_kill": {
+            "signal": "SIGKILL",
+            "process_group": triggerer_pid,
+            "processes_killed": len(killed_group),
+            "run_polls_in_flight_at_kill": polls_held_at_kill,
+            "run_polls_of_restarted_triggerer_held_at_once": polls_held_after_restart,
+        },
         "sensor_tries": [t["try_number"] for t in sensors],
         "duplicates": sum(c - 1 for kind in NAMED for c in names[kind].values() if c > 1),
         "resources": {kind: len(rows) for kind, rows in state.items()},
