@@ -10,16 +10,17 @@ of the selected tables, and per table a mapped task group in Adobe's order: expl
 optional teardown, plus a summary. Put it between your own tasks like any TaskGroup; its handles
 (``base_connection_id``, ``tables``, ``summary``) are XComArgs for downstream tasks. Every task keeps the
 operators' guarantees: lookups before creates, verified reuse, deferral, links, teardown of only what
-the DAG run created.
+the DAG run created (recorded on each resource, see ``airflow_provider_aep.ownership``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import TaskGroup, TriggerRule, task_group
+from airflow.sdk import TaskGroup, task_group
 
 from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
 from airflow_provider_aep.client.xdm import PROFILE_CLASS_ID
@@ -40,7 +41,7 @@ from airflow_provider_aep.operators.source_connections import (
     CreateSourceConnectionOperator,
     DeleteSourceConnectionOperator,
 )
-from airflow_provider_aep.operators.steps import OnboardingStep
+from airflow_provider_aep.operators.steps import OnboardingStep, summary_table
 from airflow_provider_aep.operators.target_connections import (
     CreateTargetConnectionOperator,
     DeleteTargetConnectionOperator,
@@ -74,8 +75,10 @@ class AEPOnboardingTaskGroup(TaskGroup):
     (default XDM Individual Profile), ``identity`` (``{"column": ..., "namespace": ..., "primary": ...}``,
     applied to tables that have that column) and ``enable_profile`` (irreversible in AEP) shape the
     schemas; ``delta_column`` defaults to the source's. ``teardown`` / ``teardown_data`` (booleans or
-    templates) delete what the DAG run created once its runs ended (datasets and schemas only with
-    ``teardown_data``). Waits defer to the triggerer unless ``deferrable=False``.
+    templates) delete what the DAG run created, as Airflow teardown tasks: once a table's work is done, whether
+    it succeeded or failed, and a failed delete fails the DAG run (datasets, schemas and field groups only with
+    ``teardown_data``; nothing another DAG run created or still uses). Waits defer to the triggerer unless
+    ``deferrable=False``.
 
     ``asset_alias`` (a name, optional) is passed to each table's ``wait_for_run`` sensor: when a table's
     run succeeds, that mapped sensor emits an asset event for the table's dataset (``aep://`` URI, resolved
@@ -167,6 +170,9 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     resource_names,
                     {"connection_name": connection_name, "table_path": table_path},
                     multiple_outputs=True,
+                    # Airflow renders the label before this task pushes the XCom the others read: its own
+                    # (rendered) argument names the table.
+                    map_index_template="{{ task.arguments['table_path'] }}",
                 ).output
                 table = ExploreConnectionOperator(
                     task_id="explore_table",
@@ -280,76 +286,83 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     ).output
                 )
 
-                # Teardown: only what this DAG run created (a reused resource may serve another run).
-                def delete(operator: Any, task_id: str, creator: Any, enabled: Any, **ids: Any) -> Any:
-                    return operator(task_id=task_id, created=creator.output["created"], enabled=enabled, **ids, **aep)
-
-                delete_flow = delete(DeleteDataflowOperator, "delete_dataflow", flow, teardown, flow_id=flow.output)
-                delete_source = delete(
-                    DeleteSourceConnectionOperator,
-                    "delete_source_connection",
-                    source_connection,
+                _teardown(
+                    aep,
                     teardown,
-                    source_connection_id=source_connection.output,
+                    teardown_data,
+                    after=finished,
+                    flow=flow,
+                    source_connection=source_connection,
+                    target=target,
+                    dataset=dataset,
+                    schema=schema,
+                    field_group=field_group,
                 )
-                delete_target = delete(
-                    DeleteTargetConnectionOperator,
-                    "delete_target_connection",
-                    target,
-                    teardown,
-                    target_connection_id=target.output,
-                )
-                data = _both(teardown, teardown_data)
-                delete_dataset = delete(
-                    DeleteDatasetOperator, "delete_dataset", dataset, data, dataset_id=dataset.output
-                )
-                delete_schema = delete(DeleteSchemaOperator, "delete_schema", schema, data, schema_id=schema.output)
-                delete_field_group = delete(
-                    DeleteFieldGroupOperator, "delete_field_group", field_group, data, field_group_id=field_group.output
-                )
-                finished >> delete_flow >> [delete_source, delete_target]
-                delete_target >> delete_dataset >> delete_schema >> delete_field_group
 
             onboarded = onboard_table.expand(table_path=explored.output)
             delete_base = DeleteConnectionOperator(
-                task_id="delete_base_connection",
-                base_connection_id=base.output,
-                created=base.output["created"],
-                enabled=teardown,
-                trigger_rule=TriggerRule.NONE_FAILED,  # after every table's teardown, data or not
-                **aep,
-            )
+                task_id="delete_base_connection", base_connection_id=base.output, enabled=teardown, **aep
+            ).as_teardown(setups=base, on_failure_fail_dagrun=True)
 
             def summary(connection_id: str, tables: Any) -> dict[str, Any]:
                 """What was onboarded, as one XCom (ids and counts only: no credentials)."""
                 # Airflow hands over a single table's summary itself, not a one-item list.
                 rows = [tables] if isinstance(tables, Mapping) else list(tables or [])
-                return {"source": kind.name, "connection_id": connection_id, "tables": rows}
+                result = {"source": kind.name, "connection_id": connection_id, "tables": rows}
+                logging.getLogger(__name__).info("%s", summary_table(result))
+                return result
 
             report = OnboardingStep.make(
                 "summary",
                 summary,
                 {"connection_id": base.output, "tables": summaries[0]},
-                trigger_rule=TriggerRule.NONE_FAILED,
             ).output
-            onboarded >> delete_base >> report
-            onboarded >> report
+            # The summary waits for every table's summary, not for the teardown, which may be skipped.
+            onboarded >> delete_base
         self.base_connection_id = base.output
         self.tables = explored.output
         self.summary = report
 
 
-def _both(first: Any, second: Any) -> Any:
-    """``first and second`` for booleans or Jinja strings (rendered per task)."""
-    if isinstance(first, str) or isinstance(second, str):
-        return "{{ (" + _expr(first) + ") and (" + _expr(second) + ") }}"
-    return bool(first) and bool(second)
+def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: Any, **made: Any) -> None:
+    """One table's teardown as Airflow teardown tasks, each the teardown of the create it undoes.
 
+    Each runs once the table's work is done, whether it succeeded or failed, when its create succeeded; a
+    failed delete fails the DAG run. Each deletes only what this DAG run created (the owner line on the
+    resource, ``airflow_provider_aep.ownership``) and nothing still in use, in the order AEP accepts: the
+    dataflow, then its source and target connections, then (with ``teardown_data``) dataset, schema and field
+    group. Both flags go to the tasks as they are and are read there by one function (``all_true``).
+    """
+    data = [teardown, teardown_data]
 
-def _expr(value: Any) -> str:
-    if isinstance(value, str) and value.strip().startswith("{{") and value.strip().endswith("}}"):
-        return value.strip()[2:-2].strip()
-    return repr(bool(value)) if isinstance(value, bool) else repr(value)
+    def delete(operator: Any, task_id: str, enabled: Any, setup: Any, **ids: Any) -> Any:
+        task = operator(task_id=task_id, enabled=enabled, **ids, **aep)
+        return task.as_teardown(setups=setup, on_failure_fail_dagrun=True)
+
+    flow, source, target = made["flow"], made["source_connection"], made["target"]
+    dataset, schema, field_group = made["dataset"], made["schema"], made["field_group"]
+    delete_flow = delete(DeleteDataflowOperator, "delete_dataflow", teardown, flow, flow_id=flow.output)
+    delete_source = delete(
+        DeleteSourceConnectionOperator,
+        "delete_source_connection",
+        teardown,
+        source,
+        source_connection_id=source.output,
+    )
+    delete_target = delete(
+        DeleteTargetConnectionOperator,
+        "delete_target_connection",
+        teardown,
+        target,
+        target_connection_id=target.output,
+    )
+    delete_dataset = delete(DeleteDatasetOperator, "delete_dataset", data, dataset, dataset_id=dataset.output)
+    delete_schema = delete(DeleteSchemaOperator, "delete_schema", data, schema, schema_id=schema.output)
+    delete_field_group = delete(
+        DeleteFieldGroupOperator, "delete_field_group", data, field_group, field_group_id=field_group.output
+    )
+    after >> delete_flow >> [delete_source, delete_target]
+    delete_target >> delete_dataset >> delete_schema >> delete_field_group
 
 
 __all__ = ["AEPOnboardingTaskGroup", "resource_names"]

@@ -56,7 +56,9 @@ RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 # task does, on the create path (nothing exists yet) and on the reuse path (a re-run finds everything):
 #
 # * every create is idempotent, so it looks its resource up by its natural key first (name + spec, title,
-#   dataset name, mapping set name): 1 request, plus 1 POST when nothing was found. A found resource is
+#   dataset name, mapping set name): 1 request, plus 1 POST when nothing was found, plus 1 lookup after the
+#   POST where names are not unique (all but Schema Registry titles), which is how concurrent DAG runs
+#   converge on one resource (``ServiceClient.converge``). A found resource is
 #   whole in the lookup answer (Schema Registry lists whole resources with ``Accept: ...xed+json``; the
 #   emulated Catalog and Data Prep lists return whole objects), so verifying it needs no second read;
 # * what one task of the DAG run has read or made is handed to the others by XCom, never read again: the
@@ -69,40 +71,43 @@ RUNS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 # * ``trigger_run``: the newest run (to adopt the new ``once`` flow's own first run, or reuse a running
 #   one), + the POST when it starts a run; ``wait_for_run``: one GET per poll is the floor, the number of
 #   polls depends on the run's duration, so the measured count is its minimum;
-# * a delete is one DELETE when its DAG run created the resource, none when it reused it (a skipped delete,
-#   teardown off, is not counted); Data Prep has no delete for mapping sets.
+# * a delete reads the resource (its owner line says whether this DAG run made it, ``ownership.py``), then,
+#   when it did, checks what AEP does not refuse itself (a dataflow's runs in progress, the target
+#   connections writing to a dataset) and sends one DELETE; a reused resource costs the read only (a
+#   skipped delete, teardown off, is not counted); Data Prep has no delete for mapping sets.
 #
-# Summed over the 2 tables this gives, per DAG run: create 3 + 1 + 2 x (1 + 2 + 2 + 2 + 3 + 2 + 2 + 2 + 1)
-# + 1 tenant id = 39 requests plus the polls; reuse 2 + 1 + 2 x (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2) = 23
-# plus the polls (the POST /runs included); create + teardown 39 - 1 (tenant id cached) + 2 x 6 + 1
-# DELETEs = 51 plus the polls. (Before the XCom hand-overs the minimum counted a flow spec lookup per
-# table and the base connection read per source connection: 42 / 26 / 54.)
+# Summed over the 2 tables this gives, per DAG run: create 4 + 1 + 2 x (1 + 2 + 2 + 3 + 4 + 3 + 3 + 3 + 1)
+# + 1 tenant id = 50 requests plus the polls; reuse + teardown 2 + 1 + 2 x (1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 +
+# 2) = 23 plus the polls (the POST /runs included), plus 2 x 6 + 1 owner reads = 36; create + teardown
+# 50 - 1 (tenant id cached) + 2 x (3 + 2 + 2 + 3 + 2 + 2) + 2 = 79 plus the polls. (Before convergence and
+# owner lines: 39 / 23 / 51; before the XCom hand-overs: 42 / 26 / 54.)
 MINIMUM: dict[str, tuple[int, int, str]] = {
     "create_base_connection": (
-        3,
+        4,
         2,
-        "lookup by name + spec, POST if none; + the flow spec by name, once per DAG run (XCom for every table)",
+        "lookup by name + spec, POST if none, lookup again (convergence); + the flow spec by name, once per DAG"
+        " run (XCom for every table)",
     ),
     "explore_tables": (1, 1, "one explore of the root"),
     G + "resource_names": (0, 0, "no AEP call"),
     G + "explore_table": (1, 1, "one explore of the table (its columns)"),
     G + "create_field_group": (2, 1, "lookup by title (whole resources), POST; + tenant id once per process"),
     G + "create_schema": (2, 1, "lookup by title (whole resources), POST"),
-    G + "create_dataset": (2, 1, "lookup by name, POST"),
-    G + "create_mapping_set": (3, 1, "lookup by name, validate, POST; + tenant id once per process"),
-    G + "create_source_connection": (2, 1, "lookup, POST (the base connection's name and spec come by XCom)"),
-    G + "create_target_connection": (2, 1, "lookup, POST"),
-    G + "create_dataflow": (2, 1, "lookup, POST (flow spec, connection specs, mapping version come by XCom)"),
+    G + "create_dataset": (3, 1, "lookup by name, POST, lookup again (convergence)"),
+    G + "create_mapping_set": (4, 1, "lookup by name, validate, POST, lookup again; + tenant id once per process"),
+    G + "create_source_connection": (3, 1, "lookup, POST, lookup again (base connection name and spec by XCom)"),
+    G + "create_target_connection": (3, 1, "lookup, POST, lookup again (convergence)"),
+    G + "create_dataflow": (3, 1, "lookup, POST, lookup again (flow spec, connection specs, mapping version by XCom)"),
     G + "trigger_run": (1, 1, "newest run (adopt the new flow's first run / reuse a running one), + POST /runs"),
     G + "wait_for_run": (1, 1, "one GET per poll (shown: first check + trigger polls)"),
     G + "table_summary": (0, 0, "no AEP call"),
-    G + "delete_dataflow": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    G + "delete_source_connection": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    G + "delete_target_connection": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    G + "delete_dataset": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    G + "delete_schema": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    G + "delete_field_group": (1, 0, "DELETE if this DAG run created it, else nothing"),
-    "delete_base_connection": (1, 0, "DELETE if this DAG run created it, else nothing"),
+    G + "delete_dataflow": (3, 1, "read (owner), newest run (in progress?), DELETE; a reused one: the read"),
+    G + "delete_source_connection": (2, 1, "read (owner), DELETE; a reused one: the read"),
+    G + "delete_target_connection": (2, 1, "read (owner), DELETE; a reused one: the read"),
+    G + "delete_dataset": (3, 1, "read (owner), target connections writing to it, DELETE; a reused one: the read"),
+    G + "delete_schema": (2, 1, "read (owner), DELETE; a reused one: the read"),
+    G + "delete_field_group": (2, 1, "read (owner), DELETE; a reused one: the read"),
+    "delete_base_connection": (2, 1, "read (owner), DELETE; a reused one: the read"),
     "summary": (0, 0, "no AEP call"),
 }
 POLLING_TASKS = {G + "wait_for_run"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_aep.ownership import owner_of, strip_owner
 from tests.conftest import AEP_CLIENT_ID, HUBSPOT_SECRETS, ORG_ID, SHARED_REFERENCE, xcoms_of
 
 HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
@@ -38,7 +39,9 @@ def test_dag_creates_the_connection_then_reuses_it(emulated, run_dag):
     posts = flow_service_requests(journal, "POST")
     assert len(posts) == 1
     assert posts[0]["path"] == "/data/foundation/flowservice/connections"
-    assert posts[0]["body"] == {
+    owner = owner_of(posts[0]["body"])  # the DAG run that made it, recorded on the connection itself
+    assert owner is not None and (owner.dag_id, owner.run_id) == (DAG_ID, first.run_id)
+    assert {**posts[0]["body"], "description": strip_owner(posts[0]["body"]["description"])} == {
         "name": f"HubSpot CRM ({DAG_ID})",
         "description": "HubSpot base connection managed by Airflow",
         "auth": {
@@ -89,3 +92,10 @@ def test_request_body_matches_adobes_openapi_schema(emulated, run_dag):
     jsonschema.validate(body, resolver_root)
     with pytest.raises(jsonschema.ValidationError):  # the schema really constrains the body
         jsonschema.validate({"name": "no connection spec"}, resolver_root)
+
+
+def test_every_example_dag_is_tagged_example(dagbag):
+    """The UI's tag filter "example" lists every DAG shipped in dags_examples/, and only those."""
+    examples = {p.stem for p in (Path(__file__).parents[1] / "dags_examples").glob("[!_]*.py")}
+    tagged = {Path(dag.fileloc).stem for dag in dagbag.dags.values() if "example" in dag.tags}
+    assert tagged == examples

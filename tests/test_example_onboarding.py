@@ -85,9 +85,10 @@ def test_onboarding_creates_the_target_side_lands_records_and_a_second_run_creat
     assert {t: s for t, s in states.items() if t not in TEARDOWN_TASKS and s != {"success"}} == {}
     assert {t: s for t, s in states.items() if t in TEARDOWN_TASKS and s != {"skipped"}} == {}
 
-    # Mapped instances show their table in the grid, not 0/1 (map_index_template).
+    # Mapped instances show their table in the grid, not 0/1 (map_index_template); resource_names too, although
+    # Airflow renders its label before it pushes the XCom the other tasks' labels read.
     shown = {(ti.task_id, ti.rendered_map_index) for ti in first.get_task_instances() if ti.task_id.startswith(GROUP)}
-    for task in ("explore_table", "create_schema", "create_dataflow", "wait_for_run"):
+    for task in ("resource_names", "explore_table", "create_schema", "create_dataflow", "wait_for_run"):
         assert {index for task_id, index in shown if task_id == f"{GROUP}.{task}"} == set(TABLES), shown
 
     created = resource_ids(onboarding_emulator)
@@ -114,6 +115,8 @@ def test_onboarding_creates_the_target_side_lands_records_and_a_second_run_creat
     assert not any("SECRET" in str(value) for value in summary.values())
 
     onboarding_emulator.control.advance_clock(60)  # nothing left running: the second run must start new runs
+    # Runs copy the rows whose Updated_At changed since the previous run's window: 3 contacts changed since.
+    onboarding_emulator.control.touch_rows("Hubspot.Contacts", 3)
     second = run_dag(DAG_ID)
     assert second.state == DagRunState.SUCCESS, task_states(second)
     assert resource_ids(onboarding_emulator) == created
@@ -125,6 +128,26 @@ def test_onboarding_creates_the_target_side_lands_records_and_a_second_run_creat
         }
         landed = onboarding_emulator.control.landed_records(first_table["dataset_id"])
         assert len(landed) == first_table["records"] + again[table]["records"]  # a second batch landed
+    assert {table: again[table]["records"] for table in TABLES} == {"Hubspot.Contacts": 3, "Hubspot.Companies": 0}
+
+
+def test_the_summary_task_logs_what_landed_as_a_table(run_dag, onboarding_emulator, caplog):
+    import logging
+
+    from airflow.utils.state import DagRunState
+
+    with caplog.at_level(logging.INFO, logger="airflow_provider_aep.task_groups"):
+        dag_run = run_dag(DAG_ID, conf={"tables": TABLES})
+    assert dag_run.state == DagRunState.SUCCESS, task_states(dag_run)
+    summary = summary_of(dag_run)
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_aep.task_groups"]
+    title, header, *rows = logged.splitlines()
+    assert title == f"Onboarded 2 tables from hubspot (base connection {summary['connection_id']}):"
+    assert header.split() == ["table", "status", "records", "failed", "dataset", "dataflow", "run"]
+    for row, table in zip(rows, sorted(summary["tables"], key=lambda t: t["table"]), strict=True):
+        cells = [table["table"], "success", "10", "0", table["dataset_id"], table["flow_id"], table["run_id"]]
+        assert row.split() == cells
+        assert row.index(table["dataset_id"]) == header.index("dataset")  # columns line up
 
 
 def test_onboarding_with_teardown_deletes_what_the_run_created(run_dag, onboarding_emulator):
@@ -186,3 +209,49 @@ def test_dag_file_is_cheap_to_parse():
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
     assert "requests" not in loaded
     assert not [m for m in loaded if m.endswith(("flow_service", "async_flow_service"))], loaded
+
+
+def test_teardown_runs_after_a_failed_dataflow_run_and_the_dag_run_fails(run_dag, onboarding_emulator):
+    """Teardown tasks are Airflow teardowns: they run after the table's work whether it succeeded or failed."""
+    from airflow.utils.state import DagRunState
+
+    onboarding_emulator.control.set_run_outcome("failed")  # every run of this test fails
+    dag_run = run_dag(DAG_ID, conf={"teardown": True, "teardown_data": True, "tables": ["Hubspot.Deals"]})
+    states = task_states(dag_run)
+    assert dag_run.state == DagRunState.FAILED, states
+    assert states["onboard_table.wait_for_run"] == {"failed"}, states
+    teardowns = [task for task in states if "delete_" in task]
+    assert len(teardowns) == 7 and all(states[task] == {"success"} for task in teardowns), states
+    left = resource_ids(onboarding_emulator)
+    assert {name: ids for name, ids in left.items() if ids} == {"mappingSets": left["mappingSets"]}
+
+
+@pytest.mark.parametrize(
+    ("teardown", "teardown_data", "expected"),
+    [
+        (False, True, (False, False)),
+        ("false", "true", (False, False)),
+        ("True", "false", (True, False)),
+        (True, "1", (True, True)),
+    ],
+)
+def test_teardown_flags_as_text_mean_what_they_say(teardown, teardown_data, expected):
+    """``"false"`` as text and ``False`` mean the same to every teardown task (one function, ``all_true``)."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_aep.operators.connections import all_true
+    from airflow_provider_aep.task_groups import AEPOnboardingTaskGroup
+
+    with DAG("flags", schedule=None) as dag:
+        AEPOnboardingTaskGroup(
+            "onboard",
+            source="hubspot",
+            connection_name="c",
+            tables=["T"],
+            teardown=teardown,
+            teardown_data=teardown_data,
+        )
+    flow = dag.get_task("onboard.onboard_table.delete_dataflow")
+    dataset = dag.get_task("onboard.onboard_table.delete_dataset")
+    assert (all_true(flow.enabled), all_true(dataset.enabled)) == expected
+    assert flow.is_teardown and dataset.is_teardown

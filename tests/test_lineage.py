@@ -251,6 +251,8 @@ def test_provider_imports_and_runs_without_openlineage(pipeline, explored, tmp_p
         from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
 
         class TI:
+            dag_id, run_id = "lineage", "manual__lineage"
+
             def xcom_push(self, key, value):
                 pass
 
@@ -344,6 +346,8 @@ print("STATE", dag_run.state)
 def test_dag_run_emits_openlineage_events(pipeline, explored, emulator, airflow_db, tmp_path):
     emulator.control.configure(run_start_delay=0.3, run_duration=0.3)
     emulator.control.advance_clock(60)  # the flow's own first run has finished
+    # Runs copy incrementally: rows changed since that first run make the DAG's run land something to count.
+    emulator.control.touch_rows("Hubspot.Contacts", rows=5)
     events_file = tmp_path / "ol.jsonl"
     env = {
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(

@@ -18,7 +18,7 @@ from airflow_provider_aep.client.config import CATALOG_PATH
 from airflow_provider_aep.client.errors import AEPNotFoundError, AEPResponseError
 from airflow_provider_aep.client.http import JSON_PATCH_CONTENT, is_safe_to_resend_create, json_patch_is_idempotent
 from airflow_provider_aep.client.models import CreatedResource, dig
-from airflow_provider_aep.client.service import ServiceClient
+from airflow_provider_aep.client.service import ServiceClient, by_age
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -101,7 +101,7 @@ class CatalogClient(ServiceClient):
         if server_filter is not None:
             params["name"] = server_filter
         found = [item for item in self.iter_datasets(params=params) if item.get("name") == name]
-        return sorted(found, key=lambda item: item.get("created") or 0)
+        return by_age(found, "created")
 
     def create_dataset(self, body: Mapping[str, Any], *, looked_up: bool = False) -> CreatedResource:
         """A dataset with ``body``'s name and ``schemaRef.id``: the oldest existing one, else a new one.
@@ -145,7 +145,8 @@ class CatalogClient(ServiceClient):
             found = matching()
             return CreatedResource.from_resource(found[0], created=True) if found else None
 
-        return self.create_reconciled(post, lookup, what="dataSets")
+        made = self.create_reconciled(post, lookup, what="dataSets")
+        return self.converge(made, matching, what="dataSets", created_field="created", delete=self.delete_dataset)
 
     def patch_dataset(self, dataset_id: str, operations: Sequence[Mapping[str, Any]]) -> None:
         """JSON Patch (``application/json-patch+json``), e.g. ``add /tags/unifiedProfile``.
@@ -156,7 +157,7 @@ class CatalogClient(ServiceClient):
         ops = [dict(op) for op in operations]
         path = f"/dataSets/{dataset_id}"
         if json_patch_is_idempotent(ops):
-            self.request("PATCH", path, json_body=ops, content_type=JSON_PATCH_CONTENT)
+            self.request("PATCH", path, json_body=ops, content_type=JSON_PATCH_CONTENT, idempotent=True)
             return
         Retrying(**self.retry.tenacity_kwargs(retryable=is_safe_to_resend_create))(
             lambda: self.request("PATCH", path, json_body=ops, content_type=JSON_PATCH_CONTENT, retry=False)

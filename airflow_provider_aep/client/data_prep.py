@@ -18,7 +18,7 @@ from airflow_provider_aep.client.config import DATA_PREP_PATH
 from airflow_provider_aep.client.errors import AEPResponseError
 from airflow_provider_aep.client.http import is_safe_to_resend_create
 from airflow_provider_aep.client.models import CreatedResource
-from airflow_provider_aep.client.service import ServiceClient
+from airflow_provider_aep.client.service import ServiceClient, by_age
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -75,7 +75,7 @@ class DataPrepClient(ServiceClient):
     def find_mapping_sets(self, name: str) -> list[dict[str, Any]]:
         """Mapping sets named exactly ``name``, oldest first."""
         found = [item for item in self.iter_mapping_sets(name=name) if item.get("name") == name]
-        return sorted(found, key=lambda item: item.get("createdDate") or 0)
+        return by_age(found, "createdDate")
 
     def create_mapping_set(self, body: Mapping[str, Any], *, looked_up: bool = False) -> CreatedResource:
         """The mapping set named ``body["name"]``: the oldest existing one, else a new one (POST answers 200).
@@ -107,7 +107,11 @@ class DataPrepClient(ServiceClient):
             found = self.find_mapping_sets(name)
             return CreatedResource.from_resource(found[0], created=True) if found else None
 
-        return self.create_reconciled(post, lookup, what="mappingSets")
+        made = self.create_reconciled(post, lookup, what="mappingSets")
+        # Data Prep has no DELETE for mapping sets: a losing duplicate stays, unused by every DAG run.
+        return self.converge(
+            made, lambda: self.find_mapping_sets(name), what="mappingSets", created_field="createdDate", delete=None
+        )
 
     def update_mapping_set(self, mapping_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """PUT a whole mapping set; the answer carries the new ``version`` (earlier ones stay readable)."""

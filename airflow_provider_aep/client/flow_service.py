@@ -31,7 +31,7 @@ from airflow_provider_aep.client.http import (
 )
 from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
-from airflow_provider_aep.client.service import ServiceClient
+from airflow_provider_aep.client.service import ServiceClient, by_age
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -114,7 +114,7 @@ class FlowServiceClient(ServiceClient):
             for item in self.iter_resources(collection, filters=filters, page_size=page_size)
             if all(str(dig(item, k)) == str(v) for k, v in match.items())
         ]
-        return sorted(found, key=lambda item: item.get("createdAt") or 0)
+        return by_age(found, "createdAt")
 
     def _post(self, collection: str, body: Mapping[str, Any]) -> CreatedResource:
         resp = self.request("POST", f"/{collection}", json_body=body, retry=False)
@@ -156,7 +156,14 @@ class FlowServiceClient(ServiceClient):
             found = self.find(collection, match)
             return CreatedResource.from_resource(found[0], created=True) if found else None
 
-        return self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
+        made = self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
+        return self.converge(
+            made,
+            lambda: self.find(collection, match),
+            what=collection,
+            created_field="createdAt",
+            delete=lambda loser: self.delete(collection, loser),
+        )
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:
         """DELETE; False when it was already gone (404) and ``missing_ok`` (see :meth:`delete_path`)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from airflow_provider_aep.client._records import CreatedResource
 from airflow_provider_aep.client.auth import TOKENS, IMSAuth, TokenCache
 from airflow_provider_aep.client.errors import AEPNotFoundError, Redactor, service_from_url
 from airflow_provider_aep.client.http import JSON_CONTENT, RetryPolicy, resolve_url
@@ -14,9 +16,24 @@ if TYPE_CHECKING:
     import requests
 
     from airflow_provider_aep.client.config import AEPSettings
-    from airflow_provider_aep.client.models import CreatedResource
 
 _S = TypeVar("_S", bound="ServiceClient")
+log = logging.getLogger("airflow_provider_aep.client")
+
+
+def oldest(found: list[dict[str, Any]], created_field: str) -> dict[str, Any]:
+    """The resource every DAG run picks among several with the same natural key: the oldest.
+
+    Ties (two creates committed in the same millisecond) keep the server's list order, which is the order it
+    committed them in, rather than breaking on the id: the run whose create committed first may have listed
+    the key before the second one existed, and it keeps its own, so the run that sees both must pick it too.
+    """
+    return by_age(found, created_field)[0]
+
+
+def by_age(found: list[dict[str, Any]], created_field: str) -> list[dict[str, Any]]:
+    """``found`` oldest first; a stable sort, so ties stay in the server's order (see :func:`oldest`)."""
+    return sorted(found, key=lambda item: item.get(created_field) or 0)
 
 
 class ServiceClient:
@@ -106,6 +123,7 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
         content_type: str = JSON_CONTENT,
+        idempotent: bool = False,
     ) -> requests.Response:
         """:meth:`PlatformClient.request` with ``path`` relative to ``base_path`` (or an absolute link)."""
         return self.platform.request(
@@ -116,6 +134,7 @@ class ServiceClient:
             headers=headers,
             retry=retry,
             content_type=content_type,
+            idempotent=idempotent,
         )
 
     def delete_path(self, path: str, *, missing_ok: bool = True) -> bool:
@@ -144,6 +163,43 @@ class ServiceClient:
         return self.platform.create_reconciled(post, lookup, what=what)
 
     _create_reconciled = create_reconciled
+
+    def converge(
+        self,
+        made: CreatedResource,
+        same_key: Callable[[], list[dict[str, Any]]],
+        *,
+        what: str,
+        created_field: str,
+        delete: Callable[[str], Any] | None,
+    ) -> CreatedResource:
+        """After a create, the one resource every DAG run agrees on for its natural key.
+
+        Two DAG runs that look a key up at the same moment both find nothing and both create; a create committed
+        late (after its answer was lost) does the same. So a create lists the key again: when more than one
+        resource answers it, the winner is the oldest (``created_field``; ties in the server's order, see
+        :func:`oldest`), which every run computes alike. A loser this call made is deleted (``delete``; where
+        the service has no DELETE, e.g. Data Prep mapping sets, it is left and logged) and the winner is returned
+        as reused (``created=False``), so the caller verifies it as any reused resource.
+        """
+        if not made.created:
+            return made
+        found = same_key()
+        if len(found) < 2:
+            return made
+        winner = oldest(found, created_field)
+        if winner.get("id") == made.id:
+            return made
+        if delete is None:
+            log.warning(
+                "%s %s duplicates %s, which it cannot delete; using %s", what, made.id, winner["id"], winner["id"]
+            )
+        else:
+            delete(made.id)
+            log.warning(
+                "%s %s lost a race to %s, the oldest with the same key: deleted it", what, made.id, winner["id"]
+            )
+        return CreatedResource.from_resource(winner, created=False)
 
     def not_found(self, message: str, *, path: str) -> AEPNotFoundError:
         """A 404-class error for something a 2xx answer showed to be missing (empty envelope, ``[]``)."""

@@ -6,7 +6,7 @@ it is looked up before every create, and a dataset found under that name must be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.models import dig
@@ -92,7 +92,7 @@ class CreateDatasetOperator(AEPBaseOperator):
         else:
             body: dict[str, Any] = {
                 "name": name,
-                "description": self.description or f"{name} (created by Airflow)",
+                "description": self.owned(context, self.description),
                 "schemaRef": {"id": schema_id, "contentType": DEFAULT_SCHEMA_VERSION},
             }
             if self._tags():
@@ -121,7 +121,7 @@ class CreateDatasetOperator(AEPBaseOperator):
 class DeleteDatasetOperator(AEPDeleteOperator):
     """Delete a dataset **and the data in it** (irreversible; after the dataflows writing to it)."""
 
-    template_fields: Sequence[str] = ("dataset_id", "created", "enabled")
+    template_fields: Sequence[str] = ("dataset_id", "enabled")
     collection = "dataSets"
     id_argument = "dataset_id"
 
@@ -130,13 +130,21 @@ class DeleteDatasetOperator(AEPDeleteOperator):
         *,
         dataset_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(dataset_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(dataset_id, missing_ok, owned_only, enabled, aep_conn_id)
+
+    def read(self, resource_id: str) -> Mapping[str, Any]:
+        return self.hook.catalog.get_dataset(dataset_id_of(self, resource_id))
+
+    def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
+        """Target connections that write to it: Catalog, unlike Flow Service, would delete it under them."""
+        writers = self.hook.client.find("targetConnections", {"params.dataSetId": dataset_id_of(self, resource_id)})
+        return f"target connections {', '.join(t['id'] for t in writers)}" if writers else None
 
     def delete(self, resource_id: str) -> bool:
         return bool(self.hook.catalog.delete_dataset(dataset_id_of(self, resource_id), missing_ok=self.missing_ok))

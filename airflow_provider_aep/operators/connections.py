@@ -51,6 +51,13 @@ class AEPBaseOperator(BaseOperator):
 
         return AEPFlowServiceHook(aep_conn_id=self.aep_conn_id)
 
+    def owned(self, context: Context, description: str | None) -> str:
+        """``description`` with the owner line of this task's DAG run (``airflow_provider_aep.ownership``), which
+        a teardown of the same DAG run reads to know the resource is its own to delete."""
+        from airflow_provider_aep.ownership import Owner
+
+        return Owner.of(context, self.task_id).mark(description)
+
 
 class CreateConnectionOperator(AEPBaseOperator):
     """Create an AEP base connection for a declared source or any connection spec, or reuse the one with
@@ -138,6 +145,7 @@ class CreateConnectionOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
+        body["description"] = self.owned(context, body.get("description"))
         client = self.hook.client
         # Before the create: a failed try then has created nothing, so its retry still reports created=True
         # (and the teardown deletes the connection).
@@ -231,52 +239,92 @@ def is_template(value: Any) -> bool:
 
 
 class AEPDeleteOperator(AEPBaseOperator):
-    """Delete one AEP resource. A 404 counts as already deleted, so a teardown can be re-run.
+    """Delete one AEP resource that this DAG run created. A 404 counts as already deleted, so a teardown can re-run.
 
-    ``created`` takes the creating task's ``created`` XCom (``create_task.output["created"]``): when that
-    task reused a resource made earlier (``False``), this task leaves it alone, so the teardown of one DAG
-    run never removes what another run still uses. ``enabled`` (templated, e.g. ``"{{ params.teardown }}"``)
-    skips the task when it renders false: a per-task switch that, unlike a short-circuit task, also works
-    inside mapped task groups. A refusal (HTTP 400, e.g. a connection still used by a
-    dataflow) fails the task without retries: retrying cannot change it.
-    Returns True if this task deleted it, False if it was already gone or was not this run's to delete.
-    Subclasses name the collection and the argument holding the id, and may override :meth:`delete`.
+    Whether the resource is this DAG run's to delete is read from the resource itself: the owner line every
+    create operator writes into its ``description`` (``airflow_provider_aep.ownership``). A resource made by
+    any try of any task of this DAG run is deleted, even when the try that created it failed and its retry
+    reused it; one made by another DAG run, or outside Airflow, is left alone and the task says so.
+    ``owned_only=False`` deletes whatever the owner line says (an explicit clean-up task).
+
+    A resource that is still in use is left too, and the log says what uses it: a dataflow with a run in
+    progress, a dataset that a target connection writes to, and whatever AEP refuses to delete because
+    something references it (a connection used by a dataflow, a schema used by a dataset, a field group used by
+    a schema). Any other refusal fails the task without retries: retrying cannot change it.
+
+    ``enabled`` (templated, e.g. ``"{{ params.teardown }}"``, or a list of such flags that must all be true)
+    skips the task when it renders false: a per-task switch that, unlike a short-circuit task, also works inside
+    mapped task groups. Booleans, ``"true"``/``"false"`` text and rendered templates mean the same
+    (:func:`is_true` decides).
+    Returns True if this task deleted the resource, False if it was already gone or was left.
+    Subclasses name the collection and the argument holding the id, and may override :meth:`read`,
+    :meth:`in_use` and :meth:`delete`.
     """
 
     collection: str = ""
     id_argument: str = ""
     ui_color = "#fa0f00"
-    # Set by each subclass's ``__init__``, which takes them itself (``missing_ok=True, created=None,
+    # Set by each subclass's ``__init__``, which takes them itself (``missing_ok=True, owned_only=True,
     # enabled=True, aep_conn_id="aep_default"``): no ``__init__`` here, so Airflow wraps one per task, not two.
     missing_ok: bool = True
-    created: Any = None
+    owned_only: bool = True
     enabled: Any = True
+    # AEP's answers to a delete of something still referenced: Flow Service (a base connection or a source or
+    # target connection used by a dataflow) and Schema Registry (a schema used by a dataset, a field group used
+    # by a schema).
+    IN_USE_CODES = frozenset({"FLOW-1418-400", "FLOW-1447-400", "XDM-1541-400", "1418-400", "1447-400"})
 
-    def _set_delete_arguments(self, resource_id: str, missing_ok: bool, created: Any, enabled: Any, conn: str) -> None:
+    def _set_delete_arguments(
+        self, resource_id: str, missing_ok: bool, owned_only: bool, enabled: Any, conn: str
+    ) -> None:
         setattr(self, self.id_argument, resource_id)
         self.missing_ok = missing_ok
-        self.created = created
+        self.owned_only = owned_only
         self.enabled = enabled
         self.aep_conn_id = conn
+
+    def read(self, resource_id: str) -> Mapping[str, Any]:
+        """The resource as AEP returns it (raises ``AEPNotFoundError`` when it is gone)."""
+        return self.hook.client.get_resource(self.collection, resource_id)
+
+    def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
+        """What still uses the resource, when AEP would not refuse its delete itself; None when nothing does."""
+        return None
 
     def delete(self, resource_id: str) -> bool:
         return self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
 
     def execute(self, context: Context) -> bool:
-        from airflow_provider_aep._compat import AirflowFailException
-        from airflow_provider_aep.client.errors import AEPBadRequestError
+        from airflow_provider_aep._compat import AirflowFailException, AirflowSkipException
+        from airflow_provider_aep.client.errors import AEPBadRequestError, AEPNotFoundError
+        from airflow_provider_aep.ownership import Owner, owner_of
 
-        if not is_true(self.enabled):
-            from airflow_provider_aep._compat import AirflowSkipException
-
+        if not all_true(self.enabled):
             raise AirflowSkipException(f"{self.task_id}: not enabled for this DAG run (enabled={self.enabled!r})")
         resource_id = require_text(self, self.id_argument, getattr(self, self.id_argument))
-        if not is_true(self.created, default=True):
-            self.log.info("Leaving %s %s: this DAG run reused it rather than creating it", self.collection, resource_id)
+        try:
+            resource = self.read(resource_id)
+        except AEPNotFoundError:
+            if not self.missing_ok:
+                raise
+            self.log.info("Already gone: %s %s", self.collection, resource_id)
+            return False
+        me = Owner.of(context, self.task_id)
+        owner = owner_of(resource)
+        if self.owned_only and not me.same_run(owner):
+            made_by = f"it was created by {owner}" if owner else "it carries no Airflow owner (made elsewhere)"
+            self.log.info("Leaving %s %s: %s, not by this DAG run", self.collection, resource_id, made_by)
+            return False
+        user = self.in_use(resource_id, resource)
+        if user:
+            self.log.warning("Leaving %s %s: it is still used by %s", self.collection, resource_id, user)
             return False
         try:
             deleted = self.delete(resource_id)
         except AEPBadRequestError as err:
+            if err.code in self.IN_USE_CODES:
+                self.log.warning("Leaving %s %s: AEP says it is still in use: %s", self.collection, resource_id, err)
+                return False
             raise AirflowFailException(
                 f"{self.task_id}: AEP refused to delete {self.collection} {resource_id}: {err}"
             ) from None
@@ -307,6 +355,13 @@ def is_true(value: Any, *, default: bool = False) -> bool:
     return bool(value)
 
 
+def all_true(flags: Any) -> bool:
+    """:func:`is_true` of a flag, or of every flag of a list or tuple (``enabled=[teardown, teardown_data]``)."""
+    if isinstance(flags, (list, tuple)):
+        return all(is_true(flag) for flag in flags)
+    return is_true(flags)
+
+
 def push_created(context: Context, created: bool) -> None:
     """``created`` XCom: whether this try made the resource (False: an existing one was reused)."""
     context["ti"].xcom_push(key="created", value=bool(created))
@@ -315,7 +370,7 @@ def push_created(context: Context, created: bool) -> None:
 class DeleteConnectionOperator(AEPDeleteOperator):
     """Delete a base connection (after its dataflows and source connections: AEP refuses otherwise)."""
 
-    template_fields: Sequence[str] = ("base_connection_id", "created", "enabled")
+    template_fields: Sequence[str] = ("base_connection_id", "enabled")
     collection = "connections"
     id_argument = "base_connection_id"
 
@@ -324,13 +379,13 @@ class DeleteConnectionOperator(AEPDeleteOperator):
         *,
         base_connection_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(base_connection_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(base_connection_id, missing_ok, owned_only, enabled, aep_conn_id)
 
 
 class UpdateSourceCredentialsOperator(AEPBaseOperator):

@@ -99,10 +99,8 @@ class CreateMappingSetOperator(AEPBaseOperator):
         mappings = self._mappings(field_layout(self, table, self.source))
         body = xdm.mapping_set_body(name, schema_id, mappings)
         data_prep = self.hook.data_prep
-        existing = sorted(
-            (m for m in data_prep.iter_mapping_sets(name=name) if m.get("name") == name),
-            key=lambda m: m.get("createdDate") or 0,
-        )  # the oldest, should a lost create ever have made a second one
+        # oldest first, the one every DAG run agrees on should a race or a late commit have made a second one
+        existing = data_prep.find_mapping_sets(name)
         if existing:
             # A list item is the whole mapping set (``MapperSetPage.data`` items are ``MappingSet``s, with
             # ``mappings``); only an answer without them is read again.
@@ -113,7 +111,12 @@ class CreateMappingSetOperator(AEPBaseOperator):
             self._validate(data_prep, body)
             result = data_prep.create_mapping_set(body, looked_up=True)  # the lookup above found none
             mapping_id, created = result.id, result.created
-            version = (result.resource or {}).get("version", 0) if not created else 0
+            version = 0
+            if not created:  # found by a lookup (a lost answer) or another DAG run's, which won a race
+                found = result.resource or {}
+                found = found if "mappings" in found else data_prep.get_mapping_set(mapping_id)
+                self._verify(found, name, schema_id, mappings)
+                version = found.get("version", 0)
         self.log.info(
             "%s mapping set %s v%s (%d mappings) for %s",
             "Created" if created else "Reusing existing",

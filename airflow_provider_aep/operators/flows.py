@@ -283,8 +283,7 @@ class CreateDataflowOperator(AEPBaseOperator):
             "transformations": transformations,
             "scheduleParams": schedule,
         }
-        if self.description:
-            body["description"] = self.description
+        body["description"] = self.owned(context, self.description)
         result = client.create_flow(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         frequency = schedule["frequency"]
         if not result.created:
@@ -370,7 +369,7 @@ def _has_template(value: Any) -> bool:
 class DeleteDataflowOperator(AEPDeleteOperator):
     """Delete a dataflow (first in a teardown). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("flow_id", "created", "enabled")
+    template_fields: Sequence[str] = ("flow_id", "enabled")
     collection = "flows"
     id_argument = "flow_id"
 
@@ -379,10 +378,15 @@ class DeleteDataflowOperator(AEPDeleteOperator):
         *,
         flow_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(flow_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(flow_id, missing_ok, owned_only, enabled, aep_conn_id)
+
+    def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
+        """A run still in progress: another DAG run waits for it (this one's own wait has ended)."""
+        latest = self.hook.client.latest_run(resource_id)
+        return f"its run {latest.id}, still {latest.status}" if latest and latest.phase == "running" else None

@@ -100,7 +100,8 @@ class CreateFieldGroupOperator(AEPBaseOperator):
         class_id = xdm_id(self, "class_id", self.class_id)
         title = require_text(self, "title", self.title) if self.title is not None else f"{table['path']} fields"
         fields = field_layout(self, table, self.source)
-        body = xdm.field_group_body(fields, title=title, class_id=class_id, description=self.description)
+        description = self.owned(context, self.description)
+        body = xdm.field_group_body(fields, title=title, class_id=class_id, description=description)
         registry = self.hook.schema_registry
         group, created = registry.create("fieldgroups", body)
         if not created:
@@ -212,7 +213,7 @@ class CreateSchemaOperator(AEPBaseOperator):
         body = {
             "type": "object",
             "title": title,
-            "description": self.description or f"{title} (created by Airflow)",
+            "description": self.owned(context, self.description),
             "allOf": [{"$ref": class_id}, *({"$ref": group_id} for group_id in group_ids)],
         }
         registry = self.hook.schema_registry
@@ -296,6 +297,9 @@ class CreateSchemaOperator(AEPBaseOperator):
 class _DeleteRegistryResourceOperator(AEPDeleteOperator):
     """Delete a Schema Registry resource; only when asked, since a schema may describe data in a dataset."""
 
+    def read(self, resource_id: str) -> Mapping[str, Any]:
+        return self.hook.schema_registry.get(self.collection, resource_id)
+
     def delete(self, resource_id: str) -> bool:
         return bool(self.hook.schema_registry.delete(self.collection, resource_id, missing_ok=self.missing_ok))
 
@@ -303,7 +307,7 @@ class _DeleteRegistryResourceOperator(AEPDeleteOperator):
 class DeleteSchemaOperator(_DeleteRegistryResourceOperator):
     """Delete an XDM schema (after the datasets using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("schema_id", "created", "enabled")
+    template_fields: Sequence[str] = ("schema_id", "enabled")
     collection = "schemas"
     id_argument = "schema_id"
 
@@ -312,19 +316,19 @@ class DeleteSchemaOperator(_DeleteRegistryResourceOperator):
         *,
         schema_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(schema_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(schema_id, missing_ok, owned_only, enabled, aep_conn_id)
 
 
 class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
     """Delete a custom field group (after the schemas using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("field_group_id", "created", "enabled")
+    template_fields: Sequence[str] = ("field_group_id", "enabled")
     collection = "fieldgroups"
     id_argument = "field_group_id"
 
@@ -333,10 +337,10 @@ class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
         *,
         field_group_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(field_group_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(field_group_id, missing_ok, owned_only, enabled, aep_conn_id)

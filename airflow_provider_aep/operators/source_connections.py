@@ -131,8 +131,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
             "params": params,
             "connectionSpec": {"id": spec["id"], "version": spec.get("version") or "1.0"},
         }
-        if self.description:
-            body["description"] = self.description
+        body["description"] = self.owned(context, self.description)
         result = client.create_source_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         if not result.created:
             existing = result.resource or client.get_resource("sourceConnections", result.id)
@@ -169,7 +168,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
 class DeleteSourceConnectionOperator(AEPDeleteOperator):
     """Delete a source connection (after the dataflows using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("source_connection_id", "created", "enabled")
+    template_fields: Sequence[str] = ("source_connection_id", "enabled")
     collection = "sourceConnections"
     id_argument = "source_connection_id"
 
@@ -178,10 +177,10 @@ class DeleteSourceConnectionOperator(AEPDeleteOperator):
         *,
         source_connection_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(source_connection_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(source_connection_id, missing_ok, owned_only, enabled, aep_conn_id)

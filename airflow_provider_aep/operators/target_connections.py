@@ -117,6 +117,7 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
 
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
+        body["description"] = self.owned(context, body.get("description"))
         client = self.hook.client
         result = client.create_target_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
         if not result.created:
@@ -139,7 +140,7 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
 class DeleteTargetConnectionOperator(AEPDeleteOperator):
     """Delete a target connection (after the dataflows using it). Returns False if it was already gone."""
 
-    template_fields: Sequence[str] = ("target_connection_id", "created", "enabled")
+    template_fields: Sequence[str] = ("target_connection_id", "enabled")
     collection = "targetConnections"
     id_argument = "target_connection_id"
 
@@ -148,10 +149,10 @@ class DeleteTargetConnectionOperator(AEPDeleteOperator):
         *,
         target_connection_id: str,
         missing_ok: bool = True,
-        created: Any = None,
+        owned_only: bool = True,
         enabled: Any = True,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._set_delete_arguments(target_connection_id, missing_ok, created, enabled, aep_conn_id)
+        self._set_delete_arguments(target_connection_id, missing_ok, owned_only, enabled, aep_conn_id)

@@ -230,7 +230,7 @@ def test_create_once_resends_only_after_confirming_absence(client, http, ims):
     http.add(responses.POST, FS + "/connections", json={"id": "second", "etag": '"e"'}, status=201)
     assert client.create_connection(BODY).id == "second"
     methods = [c.request.method for c in calls_to(http, FS)]
-    assert methods == ["GET", "POST", "GET", "POST"]
+    assert methods == ["GET", "POST", "GET", "POST", "GET"]  # the last GET: the convergence check
 
 
 def test_create_once_does_not_retry_a_400(client, http, ims):

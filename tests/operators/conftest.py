@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import responses
 
 
 class RecordingTI:
     """Stands in for the RuntimeTaskInstance: operators only push XComs to it."""
+
+    dag_id = "operator_tests"
+    run_id = "manual__operator_tests"
 
     def __init__(self) -> None:
         self.xcoms: dict[str, Any] = {}
@@ -23,9 +27,44 @@ def context() -> dict[str, Any]:
     return {"ti": RecordingTI()}
 
 
+@pytest.fixture
+def other_run_context() -> dict[str, Any]:
+    """The context of a task of another DAG run of the same DAG."""
+    ti = RecordingTI()
+    ti.run_id = "manual__another_run"
+    return {"ti": ti}
+
+
 # --------------------------------------------------------------------------- stubbed AEP and the emulator
 PLATFORM = "https://platform.adobe.io"
 FS = PLATFORM + "/data/foundation/flowservice"
+
+
+def owned(task_id: str, description: str | None = None) -> str:
+    """The ``description`` a create operator sends from the ``context`` fixture's DAG run."""
+    from airflow_provider_aep.ownership import Owner
+
+    return Owner(dag_id=RecordingTI.dag_id, run_id=RecordingTI.run_id, task_id=task_id).mark(description)
+
+
+def stub_owned(http, collection: str, resource_id: str, *, run_id: str = RecordingTI.run_id) -> None:
+    """``GET {FS}/{collection}/{id}`` answers a resource whose owner line names ``run_id`` of the test DAG
+    (by default the ``context`` fixture's run, so its teardown may delete it)."""
+    from airflow_provider_aep.ownership import Owner
+
+    owner = Owner(dag_id=RecordingTI.dag_id, run_id=run_id, task_id="create")
+    http.add(
+        responses.GET,
+        f"{FS}/{collection}/{resource_id}",
+        json={"items": [{"id": resource_id, "description": owner.mark("made by a test")}]},
+    )
+
+
+def stub_gone(http, collection: str, resource_id: str) -> None:
+    """``GET {FS}/{collection}/{id}`` answers 404."""
+    http.add(responses.GET, f"{FS}/{collection}/{resource_id}", status=404, json={"title": "Resource not found"})
+
+
 IMS_HOST = "https://ims-na1.adobelogin.com"
 IMS = IMS_HOST + "/ims/token/v3"
 IMS_TOKEN = "ims-token-SECRET-0001"

@@ -51,7 +51,15 @@ def test_delete_dataset_and_already_gone(emulator, schemas, context):
     assert DeleteDatasetOperator(task_id="x", dataset_id=dataset_id).execute(context) is False
 
 
-def test_delete_dataset_leaves_a_reused_one(emulator, schemas, context):
+def test_delete_dataset_leaves_one_another_dag_run_created(emulator, schemas, context, other_run_context):
     dataset_id = CreateDatasetOperator(task_id="d", name="HubSpot Contacts", schema_id=schemas[0]).execute(context)
-    assert DeleteDatasetOperator(task_id="x", dataset_id=dataset_id, created="False").execute(context) is False
+    # the other DAG run reuses it, and its teardown leaves it
+    assert (
+        CreateDatasetOperator(task_id="d", name="HubSpot Contacts", schema_id=schemas[0]).execute(other_run_context)
+        == dataset_id
+    )
+    assert DeleteDatasetOperator(task_id="x", dataset_id=dataset_id).execute(other_run_context) is False
     assert len(datasets(emulator)) == 1
+    # ...and an explicit clean-up, or the DAG run that created it, deletes it
+    assert DeleteDatasetOperator(task_id="x", dataset_id=dataset_id).execute(context) is True
+    assert datasets(emulator) == []

@@ -12,6 +12,8 @@ from airflow_provider_aep.exceptions import AEPConnectionConfigError, AEPInvalid
 from airflow_provider_aep.operators.connections import CreateConnectionOperator, CreateHubSpotConnectionOperator
 from tests.conftest import HUBSPOT_SECRETS, ORG_ID
 
+from .conftest import owned
+
 PLATFORM = "https://platform.adobe.io"
 FS = PLATFORM + "/data/foundation/flowservice"
 IMS = "https://ims-na1.adobelogin.com/ims/token/v3"
@@ -44,7 +46,7 @@ def test_sends_the_tutorial_body_and_pushes_id_and_etag(http, context):
     post = next(c.request for c in http.calls if c.request.method == "POST" and c.request.url.startswith(FS))
     assert json.loads(post.body) == {
         "name": "connection for hubspot",
-        "description": "connection for hubspot",
+        "description": owned("create", "connection for hubspot"),
         "auth": {
             "specName": "Basic Authentication",
             "params": {

@@ -10,10 +10,9 @@ import responses
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPPreconditionFailedError
 from airflow_provider_aep.exceptions import AEPConnectionConfigError
 from airflow_provider_aep.operators.connections import DeleteConnectionOperator, UpdateHubSpotCredentialsOperator
-from tests.airflow_compat import AirflowFailException
 from tests.conftest import HUBSPOT_SECRETS
 
-from .conftest import FS, sent_bodies
+from .conftest import FS, sent_bodies, stub_gone, stub_owned
 
 CONNECTION = FS + "/connections/base-1"
 NEW_SECRETS = {
@@ -96,8 +95,9 @@ def test_base_connection_id_is_templated():
 
 
 def test_delete_base_connection(aep_http, context):
+    stub_owned(aep_http, "connections", "base-1")
     aep_http.add(responses.DELETE, CONNECTION, status=204)
-    aep_http.add(responses.DELETE, FS + "/connections/gone", status=404, json={"title": "not found"})
+    stub_gone(aep_http, "connections", "gone")
     assert DeleteConnectionOperator(task_id="d", base_connection_id="base-1").execute(context) is True
     assert DeleteConnectionOperator(task_id="d", base_connection_id="gone").execute(context) is False
 
@@ -130,10 +130,11 @@ def test_emulator_teardown_order(emulator, context, pipeline):
     from airflow_provider_aep.operators.target_connections import DeleteTargetConnectionOperator
 
     delete_base = DeleteConnectionOperator(task_id="d", base_connection_id=pipeline["base"])
-    # AEP refuses while a dataflow still uses it: a deterministic 400, so no task retries (AirflowFailException).
-    with pytest.raises(AirflowFailException, match="FLOW-1418-400"):
-        delete_base.execute(context)
-    DeleteDataflowOperator(task_id="f", flow_id=pipeline["flow"]).execute(context)
+    # AEP refuses while a dataflow still uses it (FLOW-1418-400): left, and the log says why.
+    assert delete_base.execute(context) is False
+    assert len(emulator.control.state()["connections"]) == 1
+    emulator.control.advance_clock(24 * 3600)  # the flow's first run ends
+    assert DeleteDataflowOperator(task_id="f", flow_id=pipeline["flow"]).execute(context) is True
     DeleteSourceConnectionOperator(task_id="s", source_connection_id=pipeline["source"]).execute(context)
     DeleteTargetConnectionOperator(task_id="t", target_connection_id=pipeline["target"]).execute(context)
     assert (delete_base.execute(context), delete_base.execute(context)) == (True, False)

@@ -10,7 +10,7 @@ import responses
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.operators.flows import CreateDataflowOperator, DeleteDataflowOperator, validate_schedule
 
-from .conftest import FS, PLATFORM, sent_bodies
+from .conftest import FS, PLATFORM, owned, sent_bodies, stub_gone, stub_owned
 
 HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
@@ -150,7 +150,7 @@ def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
                 {"name": "Mapping", "params": {"mappingId": "500a9b747fcf4908a21917d49bd61780", "mappingVersion": "2"}},
             ],
             "scheduleParams": {"startTime": 1591043454, "frequency": "once"},
-            "description": "collecting Hubspot.Contacts",
+            "description": owned("flow", "collecting Hubspot.Contacts"),
         }
     ]
     flow_spec_query = next(c.request.url for c in no_flows.calls if "/flowSpecs" in c.request.url)
@@ -235,10 +235,34 @@ def test_a_same_named_dataflow_between_other_connections_is_an_error(specs, cont
 
 
 def test_delete(aep_http, context):
+    stub_owned(aep_http, "flows", "flow-1")
+    aep_http.add(responses.GET, FS + "/runs", json={"items": []})  # no run in progress
     aep_http.add(responses.DELETE, FS + "/flows/flow-1", status=204)
-    aep_http.add(responses.DELETE, FS + "/flows/flow-2", status=404, json={"title": "Resource not found"})
+    stub_gone(aep_http, "flows", "flow-2")
     assert DeleteDataflowOperator(task_id="d", flow_id="flow-1").execute(context) is True
     assert DeleteDataflowOperator(task_id="d", flow_id="flow-2").execute(context) is False
+
+
+def test_delete_leaves_a_flow_another_dag_run_created_or_whose_run_is_in_progress(aep_http, context):
+    stub_owned(aep_http, "flows", "theirs", run_id="manual__another_run")
+    stub_owned(aep_http, "flows", "busy")
+    aep_http.add(
+        responses.GET,
+        FS + "/runs",
+        json={
+            "items": [
+                {
+                    "id": "run-9",
+                    "flowId": "busy",
+                    "createdAt": 1,
+                    "metrics": {"statusSummary": {"status": "inProgress"}},
+                }
+            ]
+        },
+    )
+    assert DeleteDataflowOperator(task_id="d", flow_id="theirs").execute(context) is False
+    assert DeleteDataflowOperator(task_id="d", flow_id="busy").execute(context) is False
+    assert not [c for c in aep_http.calls if c.request.method == "DELETE"]
 
 
 # --------------------------------------------------------------------------- against the emulator
@@ -275,6 +299,9 @@ def test_emulator_accepts_a_recurring_schedule(emulator, context, pipeline):
 
 def test_emulator_delete_flow_twice(emulator, context, pipeline):
     op = DeleteDataflowOperator(task_id="d", flow_id=pipeline["flow"])
+    assert op.execute(context) is False  # its first run is still in progress: left
+    assert len(emulator.control.state()["flows"]) == 1
+    emulator.control.advance_clock(24 * 3600)  # the run ends
     assert (op.execute(context), op.execute(context)) == (True, False)
     assert emulator.control.state()["flows"] == []
 
@@ -293,7 +320,8 @@ def test_handed_over_specs_are_not_read_again(aep_http, context):
     aep_http.add(responses.POST, FS + "/flows", json={"id": "flow-1", "etag": '"e"'}, status=201)
     assert handed_over().execute(context) == "flow-1"
     paths = [call.request.path_url.split("?")[0] for call in aep_http.calls if "/flowservice/" in call.request.url]
-    assert paths == ["/data/foundation/flowservice/flows", "/data/foundation/flowservice/flows"]  # lookup, POST
+    # lookup, POST, and the key listed again (convergence with racing DAG runs)
+    assert paths == ["/data/foundation/flowservice/flows"] * 3
     [body] = sent_bodies(aep_http, "POST", "/flows")
     assert body["flowSpec"] == {"id": CRM_TO_AEP["id"], "version": "1.0"}
     assert context["ti"].xcoms["frequency"] == "once"

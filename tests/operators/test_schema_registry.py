@@ -139,7 +139,11 @@ def test_deletes_remove_schema_and_field_group_and_accept_already_gone(emulator,
     assert DeleteSchemaOperator(task_id="ds", schema_id=schema_id).execute(context) is False
 
 
-def test_delete_leaves_what_this_run_did_not_create(emulator, explored, context):
+def test_delete_leaves_what_this_run_did_not_create(emulator, explored, context, other_run_context):
     group_id = CreateFieldGroupOperator(task_id="fg", table=explored).execute(context)
-    assert DeleteFieldGroupOperator(task_id="dfg", field_group_id=group_id, created=False).execute(context) is False
+    assert DeleteFieldGroupOperator(task_id="dfg", field_group_id=group_id).execute(other_run_context) is False
     assert len(registry(emulator, "fieldgroups")) == 1
+    assert (
+        DeleteFieldGroupOperator(task_id="dfg", field_group_id=group_id, owned_only=False).execute(other_run_context)
+        is True
+    )

@@ -12,7 +12,7 @@ from airflow_provider_aep.operators.source_connections import (
     DeleteSourceConnectionOperator,
 )
 
-from .conftest import FS, sent_bodies
+from .conftest import FS, owned, sent_bodies, stub_gone, stub_owned
 
 HUBSPOT = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 BASE = {"id": "base-1", "name": "hubspot", "connectionSpec": {"id": HUBSPOT, "version": "1.0"}}
@@ -41,7 +41,7 @@ def test_body_takes_the_connection_spec_from_the_base_connection(base_connection
             "data": {"format": "tabular"},
             "params": {"path": "Hubspot.Contacts"},
             "connectionSpec": {"id": HUBSPOT, "version": "1.0"},
-            "description": "contacts",
+            "description": owned("source", "contacts"),
         }
     ]
     assert context["ti"].xcoms["etag"] == '"e1"'
@@ -119,8 +119,9 @@ def test_missing_base_connection_is_reported(aep_http, context):
 
 
 def test_delete_reports_whether_it_deleted(aep_http, context):
+    stub_owned(aep_http, "sourceConnections", "src-1")
     aep_http.add(responses.DELETE, FS + "/sourceConnections/src-1", status=204)
-    aep_http.add(responses.DELETE, FS + "/sourceConnections/gone", status=404, json={"title": "not found"})
+    stub_gone(aep_http, "sourceConnections", "gone")
     assert DeleteSourceConnectionOperator(task_id="d", source_connection_id="src-1").execute(context) is True
     assert DeleteSourceConnectionOperator(task_id="d", source_connection_id="gone").execute(context) is False
     with pytest.raises(AEPNotFoundError):
@@ -141,7 +142,8 @@ def test_emulator_one_source_connection_per_table_and_idempotent(emulator, conte
 def test_emulator_delete_twice(emulator, context, pipeline):
     from airflow_provider_aep.operators.flows import DeleteDataflowOperator
 
-    DeleteDataflowOperator(task_id="df", flow_id=pipeline["flow"]).execute(context)
+    emulator.control.advance_clock(24 * 3600)  # the flow's first run ends
+    assert DeleteDataflowOperator(task_id="df", flow_id=pipeline["flow"]).execute(context) is True
     op = DeleteSourceConnectionOperator(task_id="d", source_connection_id=pipeline["source"])
     assert op.execute(context) is True
     assert op.execute(context) is False

@@ -53,11 +53,11 @@ def test_a_step_built_without_make_refuses_to_run():
 def test_delete_operators_have_one_wrapped_init_and_keep_their_arguments(cls, argument):
     assert _wrapped_levels(cls) == 2  # the operator's own and BaseOperator's
     with DAG("deletes", schedule=None, default_args={"missing_ok": False, "aep_conn_id": "other"}):
-        task = cls(task_id="delete", **{argument: "abc"}, created=True, enabled="{{ params.teardown }}")
+        task = cls(task_id="delete", **{argument: "abc"}, owned_only=False, enabled="{{ params.teardown }}")
     assert getattr(task, argument) == "abc"
-    assert (task.missing_ok, task.created, task.enabled, task.aep_conn_id) == (
+    assert (task.missing_ok, task.owned_only, task.enabled, task.aep_conn_id) == (
         False,
-        True,
+        False,
         "{{ params.teardown }}",
         "other",
     )

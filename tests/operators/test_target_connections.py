@@ -12,7 +12,7 @@ from airflow_provider_aep.operators.target_connections import (
     DeleteTargetConnectionOperator,
 )
 
-from .conftest import DATASET_ID, FS, SCHEMA_ID, sent_bodies
+from .conftest import DATASET_ID, FS, SCHEMA_ID, owned, sent_bodies, stub_owned
 
 DATA_LAKE = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 
@@ -38,6 +38,7 @@ def test_body_is_the_documented_data_lake_target(no_targets, context):
             "data": {"schema": {"id": SCHEMA_ID, "version": DEFAULT_SCHEMA_VERSION}},
             "params": {"dataSetId": DATASET_ID},
             "connectionSpec": {"id": DATA_LAKE, "version": "1.0"},
+            "description": owned("target"),
         }
     ]
     assert DEFAULT_SCHEMA_VERSION == "application/vnd.adobe.xed-full+json;version=1"
@@ -55,7 +56,7 @@ def test_catalog_reference_format_and_options(no_targets, context):
     assert body["params"] == {"dataSetId": DATASET_ID}
     assert body["data"]["format"] == "parquet_xdm"
     assert body["data"]["schema"]["version"].endswith("version=1.0")
-    assert (body["name"], body["description"]) == ("hubspot dataset", "d")
+    assert (body["name"], body["description"]) == ("hubspot dataset", owned("target", "d"))
 
 
 def existing_target(**changes) -> dict:
@@ -118,6 +119,7 @@ def test_templated_ids_are_checked_after_rendering_before_any_request(aep_http, 
 
 
 def test_delete(aep_http, context):
+    stub_owned(aep_http, "targetConnections", "tgt-1")
     aep_http.add(responses.DELETE, FS + "/targetConnections/tgt-1", status=204)
     assert DeleteTargetConnectionOperator(task_id="d", target_connection_id="tgt-1").execute(context) is True
 
