@@ -3,13 +3,17 @@
 XCom only knows what the try that wrote it saw: a try whose create was committed but whose answer was lost
 fails, and its retry finds the resource and reports it as reused. The resource itself remembers better. Every
 resource a create operator makes carries an owner line at the end of its ``description``, a field every service
-the provider writes to keeps and returns (Flow Service connections and flows, Catalog datasets, Schema Registry
-field groups and schemas; Data Prep mapping sets are never deleted, AEP has no call for it)::
+the provider writes to keeps and returns: Flow Service connections and flows, Catalog datasets, Schema Registry
+field groups and schemas (Data Prep mapping sets have no such field in Adobe's docs and no delete call, so they
+carry none and no teardown removes them)::
 
     Created by Airflow: {"dag_id": "hubspot", "run_id": "manual__2026-12-06T10:00:00+00:00", "task_id": "..."}
 
 A teardown deletes a resource only when that line names its own DAG run (whichever try or task made it), so a
-resource another DAG run made, or that existed before, is never its to delete.
+resource another DAG run made, or that existed before, is never its to delete. When its run's teardown finds the
+resource still in use (another DAG run reused it), it marks the line ``"released": true`` instead: the teardown
+of another run of the same DAG that reused it may then delete it once nothing uses it, so the last teardown
+standing cleans up what every teardown run made.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Owner:
     dag_id: str
     run_id: str
     task_id: str
+    released: bool = False
 
     @classmethod
     def of(cls, context: Mapping[str, Any], task_id: str) -> Owner:
@@ -44,12 +49,20 @@ class Owner:
     def mark(self, description: str | None) -> str:
         """``description`` with this owner's line at its end (an earlier owner line is replaced)."""
         text = strip_owner(description)
-        line = OWNER_PREFIX + json.dumps({"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id})
+        fields: dict[str, Any] = {"dag_id": self.dag_id, "run_id": self.run_id, "task_id": self.task_id}
+        if self.released:
+            fields["released"] = True
+        line = OWNER_PREFIX + json.dumps(fields)
         return f"{text}\n\n{line}" if text else line
 
     def same_run(self, other: Owner | None) -> bool:
         """True when ``other`` is the same DAG run (any task)."""
         return other is not None and (other.dag_id, other.run_id) == (self.dag_id, self.run_id)
+
+    def may_delete(self, other: Owner | None) -> bool:
+        """Whether this DAG run's teardown may delete a resource owned by ``other``: its own, or one another run
+        of the same DAG released."""
+        return other is not None and (self.same_run(other) or (other.released and other.dag_id == self.dag_id))
 
     def __str__(self) -> str:
         return f"DAG {self.dag_id!r} run {self.run_id!r} (task {self.task_id!r})"
@@ -64,7 +77,12 @@ def owner_of(resource: Mapping[str, Any]) -> Owner | None:
         if line.startswith(OWNER_PREFIX):
             try:
                 fields = json.loads(line[len(OWNER_PREFIX) :])
-                return Owner(dag_id=fields["dag_id"], run_id=fields["run_id"], task_id=fields["task_id"])
+                return Owner(
+                    dag_id=fields["dag_id"],
+                    run_id=fields["run_id"],
+                    task_id=fields["task_id"],
+                    released=fields.get("released") is True,
+                )
             except (ValueError, KeyError, TypeError):
                 return None
     return None

@@ -162,6 +162,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 }
 
             summaries: list[Any] = []  # the mapped table_summary output, referenced by the summary below
+            source_deletes: list[Any] = []  # the mapped delete_source_connection, which the base delete follows
 
             @task_group(group_id=TABLE_GROUP, default_args={"map_index_template": map_index})
             def onboard_table(table_path: str) -> None:
@@ -286,17 +287,19 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     ).output
                 )
 
-                _teardown(
-                    aep,
-                    teardown,
-                    teardown_data,
-                    after=finished,
-                    flow=flow,
-                    source_connection=source_connection,
-                    target=target,
-                    dataset=dataset,
-                    schema=schema,
-                    field_group=field_group,
+                source_deletes.append(
+                    _teardown(
+                        aep,
+                        teardown,
+                        teardown_data,
+                        after=finished,
+                        flow=flow,
+                        source_connection=source_connection,
+                        target=target,
+                        dataset=dataset,
+                        schema=schema,
+                        field_group=field_group,
+                    )
                 )
 
             onboarded = onboard_table.expand(table_path=explored.output)
@@ -317,14 +320,17 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 summary,
                 {"connection_id": base.output, "tables": summaries[0]},
             ).output
-            # The summary waits for every table's summary, not for the teardown, which may be skipped.
+            # The summary waits for every table's summary, not for the teardown, which may be skipped. Teardown
+            # tasks are not among a task group's leaves, so the base delete follows the source connections' deletes
+            # explicitly (a base connection with source connections on it is in use).
             onboarded >> delete_base
+            source_deletes[0] >> delete_base
         self.base_connection_id = base.output
         self.tables = explored.output
         self.summary = report
 
 
-def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: Any, **made: Any) -> None:
+def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: Any, **made: Any) -> Any:
     """One table's teardown as Airflow teardown tasks, each the teardown of the create it undoes.
 
     Each runs once the table's work is done, whether it succeeded or failed, when its create succeeded; a
@@ -363,6 +369,7 @@ def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: 
     )
     after >> delete_flow >> [delete_source, delete_target]
     delete_target >> delete_dataset >> delete_schema >> delete_field_group
+    return delete_source
 
 
 __all__ = ["AEPOnboardingTaskGroup", "resource_names"]

@@ -18,13 +18,13 @@ from airflow_provider_aep.client.config import CATALOG_PATH
 from airflow_provider_aep.client.errors import AEPNotFoundError, AEPResponseError
 from airflow_provider_aep.client.http import JSON_PATCH_CONTENT, is_safe_to_resend_create, json_patch_is_idempotent
 from airflow_provider_aep.client.models import CreatedResource, dig
-from airflow_provider_aep.client.service import ServiceClient, by_age
+from airflow_provider_aep.client.service import ServiceClient, by_age, committed_create
 
 log = logging.getLogger("airflow_provider_aep.client")
 
 MAX_LIMIT = 100
 """Catalog's largest page."""
-LOOKUP_PROPERTIES = "name,schemaRef,tags,created"
+LOOKUP_PROPERTIES = "name,description,schemaRef,tags,created"
 DATASET_REF_PREFIX = "@/dataSets/"
 
 
@@ -121,11 +121,9 @@ class CatalogClient(ServiceClient):
 
         existing = [] if looked_up else matching()
         if existing:
-            if len(existing) > 1:
-                oldest = existing[0]["id"]
-                log.warning("%d datasets named %r use %s; using the oldest, %s", len(existing), name, schema_id, oldest)
-            log.info("Reusing existing dataset %s (%r, schema %s)", existing[0]["id"], name, schema_id)
-            return CreatedResource.from_resource(existing[0], created=False)
+            winner = self.settle_datasets(existing, body.get("description"))
+            log.info("Reusing existing dataset %s (%r, schema %s)", winner["id"], name, schema_id)
+            return CreatedResource.from_resource(winner, created=False)
 
         def post() -> CreatedResource:
             resp = self.request(
@@ -142,11 +140,27 @@ class CatalogClient(ServiceClient):
             return CreatedResource(id=ids[0], created=True)
 
         def lookup() -> CreatedResource | None:
-            found = matching()
-            return CreatedResource.from_resource(found[0], created=True) if found else None
+            found = committed_create(matching(), body.get("description"))
+            return CreatedResource.from_resource(found, created=True) if found else None
 
         made = self.create_reconciled(post, lookup, what="dataSets")
-        return self.converge(made, matching, what="dataSets", created_field="created", delete=self.delete_dataset)
+        return self.converge(
+            made,
+            matching,
+            what="dataSets",
+            created_field="created",
+            delete=self.delete_dataset,
+            description=body.get("description"),
+        )
+
+    def settle_datasets(self, same_key: list[dict[str, Any]], description: str | None) -> dict[str, Any]:
+        """The dataset to reuse among those with one name and schema (:meth:`settle`: the oldest, and leftovers
+        of lost create answers deleted)."""
+        if len(same_key) > 1:
+            log.warning("%d datasets named %r match; using the oldest", len(same_key), same_key[0].get("name"))
+        return self.settle(
+            same_key, what="dataSets", created_field="created", delete=self.delete_dataset, description=description
+        )
 
     def patch_dataset(self, dataset_id: str, operations: Sequence[Mapping[str, Any]]) -> None:
         """JSON Patch (``application/json-patch+json``), e.g. ``add /tags/unifiedProfile``.

@@ -31,7 +31,7 @@ from airflow_provider_aep.client.http import (
 )
 from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
-from airflow_provider_aep.client.service import ServiceClient, by_age
+from airflow_provider_aep.client.service import ServiceClient, by_age, committed_create
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -142,6 +142,7 @@ class FlowServiceClient(ServiceClient):
         if if_exists not in ("reuse", "fail"):
             raise ValueError(f"if_exists must be 'reuse' or 'fail', not {if_exists!r}")
         existing = self.find(collection, match)
+        description = body.get("description")
         if existing:
             if len(existing) > 1:
                 log.warning(
@@ -149,12 +150,19 @@ class FlowServiceClient(ServiceClient):
                 )
             if if_exists == "fail":
                 raise AEPResourceExistsError(collection, match, existing[0]["id"])
-            log.info("Reusing existing %s %s (matched %s)", collection, existing[0]["id"], dict(match))
-            return CreatedResource.from_resource(existing[0], created=False)
+            winner = self.settle(
+                existing,
+                what=collection,
+                created_field="createdAt",
+                delete=lambda loser: self.delete(collection, loser),
+                description=description,
+            )
+            log.info("Reusing existing %s %s (matched %s)", collection, winner["id"], dict(match))
+            return CreatedResource.from_resource(winner, created=False)
 
         def lookup() -> CreatedResource | None:
-            found = self.find(collection, match)
-            return CreatedResource.from_resource(found[0], created=True) if found else None
+            found = committed_create(self.find(collection, match), description)
+            return CreatedResource.from_resource(found, created=True) if found else None
 
         made = self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
         return self.converge(
@@ -163,6 +171,7 @@ class FlowServiceClient(ServiceClient):
             what=collection,
             created_field="createdAt",
             delete=lambda loser: self.delete(collection, loser),
+            description=description,
         )
 
     def delete(self, collection: str, resource_id: str, *, missing_ok: bool = True) -> bool:

@@ -11,6 +11,7 @@ from airflow_provider_aep.client.auth import TOKENS, IMSAuth, TokenCache
 from airflow_provider_aep.client.errors import AEPNotFoundError, Redactor, service_from_url
 from airflow_provider_aep.client.http import JSON_CONTENT, RetryPolicy, resolve_url
 from airflow_provider_aep.client.platform import PlatformClient
+from airflow_provider_aep.ownership import owner_of
 
 if TYPE_CHECKING:
     import requests
@@ -29,6 +30,19 @@ def oldest(found: list[dict[str, Any]], created_field: str) -> dict[str, Any]:
     the key before the second one existed, and it keeps its own, so the run that sees both must pick it too.
     """
     return by_age(found, created_field)[0]
+
+
+def committed_create(found: list[dict[str, Any]], description: str | None) -> dict[str, Any] | None:
+    """Among resources found with a natural key after a create went unanswered, the one that create made.
+
+    With an owner line in the created body (``description``), only a resource with an owner line of the same DAG
+    run counts: another run's resource with the same key, made meanwhile, is not this create's, and taking it
+    would leave this create, committed later, as a duplicate nobody deletes. Without one, the oldest.
+    """
+    mine = owner_of({"description": description})
+    if mine is not None:
+        found = [item for item in found if mine.same_run(owner_of(item))]
+    return found[0] if found else None
 
 
 def by_age(found: list[dict[str, Any]], created_field: str) -> list[dict[str, Any]]:
@@ -172,6 +186,7 @@ class ServiceClient:
         what: str,
         created_field: str,
         delete: Callable[[str], Any] | None,
+        description: str | None = None,
     ) -> CreatedResource:
         """After a create, the one resource every DAG run agrees on for its natural key.
 
@@ -179,15 +194,16 @@ class ServiceClient:
         late (after its answer was lost) does the same. So a create lists the key again: when more than one
         resource answers it, the winner is the oldest (``created_field``; ties in the server's order, see
         :func:`oldest`), which every run computes alike. A loser this call made is deleted (``delete``; where
-        the service has no DELETE, e.g. Data Prep mapping sets, it is left and logged) and the winner is returned
-        as reused (``created=False``), so the caller verifies it as any reused resource.
+        the service has no DELETE, e.g. Data Prep mapping sets, it is left and logged), with the other
+        leftovers :meth:`settle` removes, and the winner is returned as reused (``created=False``), so the
+        caller verifies it as any reused resource. ``description`` is the created body's (its owner line).
         """
         if not made.created:
             return made
         found = same_key()
         if len(found) < 2:
             return made
-        winner = oldest(found, created_field)
+        winner = self.settle(found, what=what, created_field=created_field, delete=delete, description=description)
         if winner.get("id") == made.id:
             return made
         if delete is None:
@@ -195,11 +211,43 @@ class ServiceClient:
                 "%s %s duplicates %s, which it cannot delete; using %s", what, made.id, winner["id"], winner["id"]
             )
         else:
-            delete(made.id)
+            if owner_of({"description": description}) is None:  # with our owner line, settle() deleted it
+                delete(made.id)
             log.warning(
                 "%s %s lost a race to %s, the oldest with the same key: deleted it", what, made.id, winner["id"]
             )
         return CreatedResource.from_resource(winner, created=False)
+
+    def settle(
+        self,
+        found: list[dict[str, Any]],
+        *,
+        what: str,
+        created_field: str,
+        delete: Callable[[str], Any] | None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """The winner among resources with one natural key (:func:`oldest`), deleting the leftovers of lost answers.
+
+        A duplicate that carries the winner's own owner line was made by the same task of the same DAG run, whose
+        answer was lost and whose retry (or the same try, after the reconciliation window) made the winner: nobody
+        uses it, since every run takes the winner. One that carries the owner line of this call's DAG run
+        (``description``, the body it would send) is this run's own leftover. Both are deleted (when the service
+        can delete); a duplicate another DAG run made is left to that run, which converges on the same winner.
+        """
+        ordered = by_age(found, created_field)
+        winner = ordered[0]
+        if delete is None or len(ordered) < 2:
+            return winner
+        mine, winners_owner = owner_of({"description": description}), owner_of(winner)
+        for loser in ordered[1:]:
+            owner = owner_of(loser)
+            if owner is not None and (owner == winners_owner or (mine is not None and mine.same_run(owner))):
+                delete(str(loser["id"]))
+                log.warning(
+                    "Deleted %s %s, a leftover duplicate of %s made by %s", what, loser["id"], winner["id"], owner
+                )
+        return winner
 
     def not_found(self, message: str, *, path: str) -> AEPNotFoundError:
         """A 404-class error for something a 2xx answer showed to be missing (empty envelope, ``[]``)."""

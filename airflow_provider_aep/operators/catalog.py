@@ -81,8 +81,9 @@ class CreateDatasetOperator(AEPBaseOperator):
         if same_name and not for_schema:
             existing = dig(same_name[0], "schemaRef.id")
             raise AEPResourceMismatchError(self.task_id, "dataset", name, "schemaRef.id", existing, schema_id)
+        description = self.owned(context, self.description)
         if for_schema:
-            dataset, created = for_schema[0], False
+            dataset, created = catalog.settle_datasets(for_schema, description), False
             dataset_id = dataset_id_of(self, dataset["id"])
             missing = [tag for tag in self._tags() if not _enabled(dataset, tag)]
             if missing:
@@ -92,7 +93,7 @@ class CreateDatasetOperator(AEPBaseOperator):
         else:
             body: dict[str, Any] = {
                 "name": name,
-                "description": self.owned(context, self.description),
+                "description": description,
                 "schemaRef": {"id": schema_id, "contentType": DEFAULT_SCHEMA_VERSION},
             }
             if self._tags():
@@ -140,6 +141,10 @@ class DeleteDatasetOperator(AEPDeleteOperator):
 
     def read(self, resource_id: str) -> Mapping[str, Any]:
         return self.hook.catalog.get_dataset(dataset_id_of(self, resource_id))
+
+    def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
+        ops = [{"op": "replace", "path": "/description", "value": description}]
+        self.hook.catalog.patch_dataset(dataset_id_of(self, resource_id), ops)
 
     def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
         """Target connections that write to it: Catalog, unlike Flow Service, would delete it under them."""

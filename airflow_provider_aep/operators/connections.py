@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPBaseConnectionLink
+from airflow_provider_aep.ownership import Owner, owner_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -54,8 +56,6 @@ class AEPBaseOperator(BaseOperator):
     def owned(self, context: Context, description: str | None) -> str:
         """``description`` with the owner line of this task's DAG run (``airflow_provider_aep.ownership``), which
         a teardown of the same DAG run reads to know the resource is its own to delete."""
-        from airflow_provider_aep.ownership import Owner
-
         return Owner.of(context, self.task_id).mark(description)
 
 
@@ -248,9 +248,11 @@ class AEPDeleteOperator(AEPBaseOperator):
     ``owned_only=False`` deletes whatever the owner line says (an explicit clean-up task).
 
     A resource that is still in use is left too, and the log says what uses it: a dataflow with a run in
-    progress, a dataset that a target connection writes to, and whatever AEP refuses to delete because
-    something references it (a connection used by a dataflow, a schema used by a dataset, a field group used by
-    a schema). Any other refusal fails the task without retries: retrying cannot change it.
+    progress, a base connection with source connections, a dataset that a target connection writes to, and
+    whatever AEP refuses to delete because something references it (a connection used by a dataflow, a schema
+    used by a dataset, a field group used by a schema). Any other refusal fails the task without retries. A
+    resource of its own that it leaves in use is marked released on its owner line: the teardown of another run
+    of the same DAG, which reused it, then deletes it once nothing uses it (``airflow_provider_aep.ownership``).
 
     ``enabled`` (templated, e.g. ``"{{ params.teardown }}"``, or a list of such flags that must all be true)
     skips the task when it renders false: a per-task switch that, unlike a short-circuit task, also works inside
@@ -294,10 +296,14 @@ class AEPDeleteOperator(AEPBaseOperator):
     def delete(self, resource_id: str) -> bool:
         return self.hook.client.delete(self.collection, resource_id, missing_ok=self.missing_ok)
 
+    def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
+        """Replace the resource's ``description`` (how a teardown releases a resource it leaves in use)."""
+        ops = [{"op": "replace", "path": "/description", "value": description}]
+        self.hook.client.patch(self.collection, resource_id, ops, etag=resource.get("etag"))
+
     def execute(self, context: Context) -> bool:
-        from airflow_provider_aep._compat import AirflowFailException, AirflowSkipException
-        from airflow_provider_aep.client.errors import AEPBadRequestError, AEPNotFoundError
-        from airflow_provider_aep.ownership import Owner, owner_of
+        from airflow_provider_aep._compat import AirflowSkipException
+        from airflow_provider_aep.client.errors import AEPNotFoundError
 
         if not all_true(self.enabled):
             raise AirflowSkipException(f"{self.task_id}: not enabled for this DAG run (enabled={self.enabled!r})")
@@ -311,25 +317,45 @@ class AEPDeleteOperator(AEPBaseOperator):
             return False
         me = Owner.of(context, self.task_id)
         owner = owner_of(resource)
-        if self.owned_only and not me.same_run(owner):
+        if self.owned_only and not me.may_delete(owner):
             made_by = f"it was created by {owner}" if owner else "it carries no Airflow owner (made elsewhere)"
             self.log.info("Leaving %s %s: %s, not by this DAG run", self.collection, resource_id, made_by)
             return False
+        outcome = self._delete_unless_used(resource_id, resource)
+        if isinstance(outcome, str) and owner is not None and me.same_run(owner) and not owner.released:
+            # Another DAG run still uses what this one made: hand it over, so that the teardown of a run that
+            # reused it deletes it once nothing uses it. Then look again: the user may have gone meanwhile, and
+            # a teardown that came by before the release left it to this one.
+            self.set_description(resource_id, resource, replace(owner, released=True).mark(resource.get("description")))
+            self.log.info(
+                "Released %s %s to the teardowns of the DAG runs that reused it", self.collection, resource_id
+            )
+            try:
+                outcome = self._delete_unless_used(resource_id, self.read(resource_id))
+            except AEPNotFoundError:  # the teardown of a run that reused it got there first
+                outcome = False
+        if isinstance(outcome, str):
+            self.log.warning("Leaving %s %s: it is still used by %s", self.collection, resource_id, outcome)
+            return False
+        self.log.info("%s %s %s", "Deleted" if outcome else "Already gone:", self.collection, resource_id)
+        return outcome
+
+    def _delete_unless_used(self, resource_id: str, resource: Mapping[str, Any]) -> bool | str:
+        """True if deleted, False if already gone, or what still uses it (then nothing was deleted)."""
+        from airflow_provider_aep._compat import AirflowFailException
+        from airflow_provider_aep.client.errors import AEPBadRequestError
+
         user = self.in_use(resource_id, resource)
         if user:
-            self.log.warning("Leaving %s %s: it is still used by %s", self.collection, resource_id, user)
-            return False
+            return user
         try:
-            deleted = self.delete(resource_id)
+            return self.delete(resource_id)
         except AEPBadRequestError as err:
             if err.code in self.IN_USE_CODES:
-                self.log.warning("Leaving %s %s: AEP says it is still in use: %s", self.collection, resource_id, err)
-                return False
+                return f"what AEP names in its refusal ({err})"
             raise AirflowFailException(
                 f"{self.task_id}: AEP refused to delete {self.collection} {resource_id}: {err}"
             ) from None
-        self.log.info("%s %s %s", "Deleted" if deleted else "Already gone:", self.collection, resource_id)
-        return deleted
 
 
 def verify_reused(
@@ -386,6 +412,11 @@ class DeleteConnectionOperator(AEPDeleteOperator):
     ) -> None:
         super().__init__(**kwargs)
         self._set_delete_arguments(base_connection_id, missing_ok, owned_only, enabled, aep_conn_id)
+
+    def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
+        """Source connections on it: AEP refuses the delete only while a dataflow uses it (``FLOW-1418-400``)."""
+        sources = self.hook.client.find("sourceConnections", {"baseConnectionId": resource_id})
+        return f"source connections {', '.join(s['id'] for s in sources)}" if sources else None
 
 
 class UpdateSourceCredentialsOperator(AEPBaseOperator):

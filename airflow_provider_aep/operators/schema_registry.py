@@ -300,6 +300,10 @@ class _DeleteRegistryResourceOperator(AEPDeleteOperator):
     def read(self, resource_id: str) -> Mapping[str, Any]:
         return self.hook.schema_registry.get(self.collection, resource_id)
 
+    def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
+        ops = [{"op": "replace", "path": "/description", "value": description}]
+        self.hook.schema_registry.patch(self.collection, resource_id, ops)
+
     def delete(self, resource_id: str) -> bool:
         return bool(self.hook.schema_registry.delete(self.collection, resource_id, missing_ok=self.missing_ok))
 

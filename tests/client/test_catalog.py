@@ -20,7 +20,12 @@ BODY = {
     "name": "HubSpot Contacts",
     "schemaRef": {"id": SCHEMA_ID, "contentType": "application/vnd.adobe.xed-full+json;version=1"},
 }
-LOOKUP = {"name": "HubSpot Contacts", "properties": "name,schemaRef,tags,created", "limit": "100", "start": "0"}
+LOOKUP = {
+    "name": "HubSpot Contacts",
+    "properties": "name,description,schemaRef,tags,created",
+    "limit": "100",
+    "start": "0",
+}
 
 
 def dataset(n: int, **extra) -> dict:

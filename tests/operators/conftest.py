@@ -56,7 +56,7 @@ def stub_owned(http, collection: str, resource_id: str, *, run_id: str = Recordi
     http.add(
         responses.GET,
         f"{FS}/{collection}/{resource_id}",
-        json={"items": [{"id": resource_id, "description": owner.mark("made by a test")}]},
+        json={"items": [{"id": resource_id, "etag": '"e1"', "description": owner.mark("made by a test")}]},
     )
 
 

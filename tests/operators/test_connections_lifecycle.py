@@ -96,6 +96,7 @@ def test_base_connection_id_is_templated():
 
 def test_delete_base_connection(aep_http, context):
     stub_owned(aep_http, "connections", "base-1")
+    aep_http.add(responses.GET, FS + "/sourceConnections", json={"items": []})  # none on it any more
     aep_http.add(responses.DELETE, CONNECTION, status=204)
     stub_gone(aep_http, "connections", "gone")
     assert DeleteConnectionOperator(task_id="d", base_connection_id="base-1").execute(context) is True

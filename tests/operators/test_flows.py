@@ -260,9 +260,13 @@ def test_delete_leaves_a_flow_another_dag_run_created_or_whose_run_is_in_progres
             ]
         },
     )
+    aep_http.add(responses.PATCH, FS + "/flows/busy", json={"id": "busy", "etag": '"e2"'})
     assert DeleteDataflowOperator(task_id="d", flow_id="theirs").execute(context) is False
     assert DeleteDataflowOperator(task_id="d", flow_id="busy").execute(context) is False
     assert not [c for c in aep_http.calls if c.request.method == "DELETE"]
+    # its own busy flow is released to the teardowns of the runs that use it (its owner line marked)
+    (release,) = sent_bodies(aep_http, "PATCH", "/flows/busy")
+    assert release[0]["path"] == "/description" and '"released": true' in release[0]["value"]
 
 
 # --------------------------------------------------------------------------- against the emulator

@@ -19,7 +19,10 @@ from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
 from airflow_provider_aep.operators.catalog import CreateDatasetOperator, DeleteDatasetOperator
 from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator, DeleteConnectionOperator
 from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
-from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
+from airflow_provider_aep.operators.target_connections import (
+    CreateTargetConnectionOperator,
+    DeleteTargetConnectionOperator,
+)
 from airflow_provider_aep.ownership import owner_of
 
 from .conftest import RecordingTI
@@ -142,3 +145,53 @@ def test_a_resource_made_outside_airflow_is_never_torn_down(emulator, context):
         DeleteConnectionOperator(task_id="d", base_connection_id=connection_id, owned_only=False).execute(context)
         is True
     )
+
+
+@pytest.mark.parametrize("collection", ["dataSets", "connections"])
+def test_a_duplicate_committed_after_its_retry_is_deleted_by_the_next_lookup(emulator, target_side, collection):
+    """A create answered 504 is committed by AEP only later, after the retry already made the resource again:
+    two resources with the same key and the same owner line. Nobody uses the late one (every run takes the
+    oldest), so the next lookup of that key, here the next DAG run's, deletes it."""
+    path = CATALOG if collection == "dataSets" else CONNECTIONS
+
+    def create() -> Any:
+        if collection == "dataSets":
+            return CreateDatasetOperator(task_id="create", name="late commit", schema_id=target_side["schema"])
+        return CreateHubSpotConnectionOperator(task_id="create", name="late commit")
+
+    def named() -> list[dict[str, Any]]:
+        return [r for r in emulator.control.state()[collection] if r["name"] == "late commit"]
+
+    emulator.control.add_fault("POST", path, action="commit_later", commit_after=60)
+    context = run_context("manual__late_commit")
+    first_try = create()
+    first_try.__dict__["hook"] = AEPFlowServiceHook(retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(AEPError):
+        first_try.execute(context)
+    kept = create().execute(context)  # the retry: nothing there yet, so it creates
+    emulator.control.advance_clock(120)  # AEP commits the first POST now
+    assert sorted(r["id"] for r in named()) != [kept] and len(named()) == 2
+    assert create().execute(run_context("manual__next_day")) == kept
+    assert [r["id"] for r in named()] == [kept]
+
+
+def test_a_teardown_hands_what_another_run_still_uses_to_that_runs_teardown(emulator, target_side):
+    """Run A made the dataset and run B, which reused it, made the target connection writing to it. A's teardown
+    leaves the dataset and marks it released; B's teardown, once its target connection is gone, deletes it. A
+    run of another DAG never takes it over."""
+    run_a, run_b = run_context("manual__a"), run_context("manual__b")
+    other_dag = run_context("manual__c")
+    other_dag["ti"].dag_id = "another_dag"
+    dataset_id = CreateDatasetOperator(task_id="d", name="handed over", schema_id=target_side["schema"]).execute(run_a)
+    target = CreateTargetConnectionOperator(task_id="t", dataset_id=dataset_id, schema_id=target_side["schema"])
+    target_id = target.execute(run_b)
+
+    assert DeleteDatasetOperator(task_id="dd", dataset_id=dataset_id).execute(run_a) is False
+    (dataset,) = [d for d in emulator.control.state()["dataSets"] if d["id"] == dataset_id]
+    owner = owner_of(dataset)
+    assert owner is not None and owner.run_id == "manual__a" and owner.released
+    assert DeleteDatasetOperator(task_id="dd", dataset_id=dataset_id).execute(other_dag) is False
+
+    assert DeleteTargetConnectionOperator(task_id="dt", target_connection_id=target_id).execute(run_b) is True
+    assert DeleteDatasetOperator(task_id="dd", dataset_id=dataset_id).execute(run_b) is True
+    assert not [d for d in emulator.control.state()["dataSets"] if d["id"] == dataset_id]
