@@ -12,6 +12,15 @@ for the next try (nothing carries over in memory, as with a new worker process),
 the pipeline, as ``upstream_failed`` would. XCom values are passed on like ``.output`` references, and the
 XComs a task pushes (``created``) like ``.output["created"]``.
 
+With ``teardown=True`` the run ends like ``AEPOnboardingTaskGroup``'s teardown tasks (``task_groups._teardown``):
+after each table's work, whether it succeeded or failed, ``delete_dataflow`` → ``delete_source_connection`` and
+``delete_target_connection`` → (with ``teardown_data``) ``delete_dataset`` → ``delete_schema`` →
+``delete_field_group``, then ``delete_base_connection`` after every table; each only when its create succeeded
+(the teardown of a setup that failed is skipped), each with the same retry semantics. The same ``Delete*Operator``
+classes decide, from the owner line on the resource, what is this DAG run's to delete. A teardown task that
+fails does not stop the next ones (a teardown's ``all_done`` trigger rule) but fails the DAG run
+(``on_failure_fail_dagrun=True``): ``result.failure`` is set if nothing else failed.
+
 The only test-specific parts: the hook is given a :class:`RetryPolicy` with short back-offs (the decisions are
 the production ones; only the waits are shorter) whose sleeps are counted, and the sensor is driven by
 ``poke()`` in a loop with a deadline instead of Airflow's sensor loop.
@@ -43,6 +52,8 @@ TABLE_TASKS = (
     "trigger_run",
     "wait_for_run",
 )
+#: ``teardown_point``'s point before ``delete_base_connection`` (the tables' are their map indexes).
+BASE_TEARDOWN_POINT = 1_000_000
 
 
 def resource_names(connection_name: str, table_path: str) -> dict[str, str]:
@@ -59,9 +70,13 @@ def resource_names(connection_name: str, table_path: str) -> dict[str, str]:
 
 
 class RecordingTI:
-    """The part of the RuntimeTaskInstance the operators use: ``xcom_push``."""
+    """The part of the RuntimeTaskInstance the operators use: ``xcom_push``, and the DAG run's ids, which the
+    creates record on each resource as its owner."""
 
-    def __init__(self) -> None:
+    dag_id = "aep_hubspot_onboarding"
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
         self.xcoms: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
@@ -123,6 +138,16 @@ class PipelineResult:
     failed_tries: list[TaskFailure] = field(default_factory=list)
     task_retries: int = 0
     client_retries: int = 0
+    #: The DAG run's id, which each create wrote into its resource's owner line.
+    run_id: str = ""
+    teardown: bool = False
+    teardown_data: bool = False
+    #: What each teardown task that ran returned (``delete_dataflow[0]``: True deleted, False left it).
+    teardown_results: dict[str, bool] = field(default_factory=dict)
+    #: The teardown tasks that failed on their last try (they fail the DAG run, not the next teardown tasks).
+    teardown_failures: list[PipelineFailed] = field(default_factory=list)
+    #: What this run's teardown deleted, by collection (``flows``, ``dataSets``, ...).
+    deleted: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -132,7 +157,11 @@ class PipelineResult:
 class FastTaskRunner:
     """Runs one task: fresh operator per try, Airflow retry semantics, fast hook."""
 
-    def __init__(self, *, retries: int, result: PipelineResult, policy: RetryPolicy) -> None:
+    def __init__(
+        self, *, retries: int, result: PipelineResult, policy: RetryPolicy, run_id: str, aep_conn_id: str | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.aep_conn_id = aep_conn_id
         self.retries = retries
         self.result = result
         self.policy = policy
@@ -140,7 +169,7 @@ class FastTaskRunner:
         self.xcoms: dict[str, dict[str, Any]] = {}
 
     def _prepare(self, op: Any) -> Any:
-        op.__dict__["hook"] = AEPFlowServiceHook(aep_conn_id=op.aep_conn_id, retry=self.policy)
+        op.__dict__["hook"] = AEPFlowServiceHook(aep_conn_id=self.aep_conn_id or op.aep_conn_id, retry=self.policy)
         return op
 
     @staticmethod
@@ -159,7 +188,7 @@ class FastTaskRunner:
     def run(self, task: str, factory: Callable[[], Any]) -> Any:
         for try_number in range(1, self.retries + 2):
             op = self._prepare(factory())
-            ti = RecordingTI()
+            ti = RecordingTI(self.run_id)
             try:
                 value = self._execute(op, {"ti": ti})
             except Exception as err:
@@ -180,22 +209,45 @@ def run_onboarding(
     retries: int = 3,
     policy: RetryPolicy | None = None,
     between_tasks: Callable[[str], None] | None = None,
+    run_id: str = "reliability_run",
+    teardown: bool = False,
+    teardown_data: bool = False,
+    teardown_point: Callable[[int], None] | None = None,
+    aep_conn_id: str | None = None,
 ) -> PipelineResult:
-    """Run the onboarding pipeline once; never raises for a task failure (see ``result.failure``)."""
-    from airflow_provider_aep.operators.catalog import CreateDatasetOperator
-    from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator
+    """Run the onboarding pipeline once; never raises for a task failure (see ``result.failure``).
+
+    ``teardown_point(point)`` is called (teardown or not) once a table's work has ended, with its map index,
+    and before the base connection's teardown, with :data:`BASE_TEARDOWN_POINT`: where concurrent runs can wait
+    for each other before a teardown starts. ``aep_conn_id`` replaces every task's AEP connection.
+    """
+    from airflow_provider_aep.operators.catalog import CreateDatasetOperator, DeleteDatasetOperator
+    from airflow_provider_aep.operators.connections import CreateHubSpotConnectionOperator, DeleteConnectionOperator
     from airflow_provider_aep.operators.data_prep import CreateMappingSetOperator
     from airflow_provider_aep.operators.explore import ExploreConnectionOperator
-    from airflow_provider_aep.operators.flows import CreateDataflowOperator
+    from airflow_provider_aep.operators.flows import CreateDataflowOperator, DeleteDataflowOperator
     from airflow_provider_aep.operators.runs import TriggerFlowRunOperator
-    from airflow_provider_aep.operators.schema_registry import CreateFieldGroupOperator, CreateSchemaOperator
-    from airflow_provider_aep.operators.source_connections import CreateSourceConnectionOperator
-    from airflow_provider_aep.operators.target_connections import CreateTargetConnectionOperator
+    from airflow_provider_aep.operators.schema_registry import (
+        CreateFieldGroupOperator,
+        CreateSchemaOperator,
+        DeleteFieldGroupOperator,
+        DeleteSchemaOperator,
+    )
+    from airflow_provider_aep.operators.source_connections import (
+        CreateSourceConnectionOperator,
+        DeleteSourceConnectionOperator,
+    )
+    from airflow_provider_aep.operators.target_connections import (
+        CreateTargetConnectionOperator,
+        DeleteTargetConnectionOperator,
+    )
     from airflow_provider_aep.sensors.runs import AEPFlowRunSensor
 
-    result = PipelineResult()
+    result = PipelineResult(run_id=run_id, teardown=teardown, teardown_data=teardown_data)
     sleeps = SleepRecorder()
-    runner = FastTaskRunner(retries=retries, result=result, policy=policy or fast_policy(sleeps))
+    runner = FastTaskRunner(
+        retries=retries, result=result, policy=policy or fast_policy(sleeps), run_id=run_id, aep_conn_id=aep_conn_id
+    )
     hook_point = between_tasks or (lambda task: None)
 
     def step(task: str, factory: Callable[[], Any]) -> Any:
@@ -275,6 +327,69 @@ def run_onboarding(
             ),
         )
 
+    point = teardown_point or (lambda at: None)
+
+    def delete(task: str, collection: str, resource_id: str | None, factory: Callable[[], Any]) -> None:
+        """One teardown task: skipped when its create did not succeed (no id); a failure fails the DAG run."""
+        if resource_id is None:
+            return
+        try:
+            deleted = bool(step(task, factory))
+        except PipelineFailed as failure:
+            result.teardown_failures.append(failure)
+            return
+        result.teardown_results[task] = deleted
+        if deleted:
+            result.deleted.setdefault(collection, set()).add(resource_id)
+
+    def teardown_table(index: int, path: str) -> None:
+        """``task_groups._teardown`` for one table, in its order (source and target after the flow, the data
+        side after the target connection)."""
+        point(index)
+        if not teardown:
+            return
+        flow, source = result.flow_ids.get(path), result.source_connection_ids.get(path)
+        target, dataset = result.target_connection_ids.get(path), result.dataset_ids.get(path)
+        schema, field_group = result.schema_ids.get(path), result.field_group_ids.get(path)
+        delete(
+            f"delete_dataflow[{index}]",
+            "flows",
+            flow,
+            lambda: DeleteDataflowOperator(task_id="delete_dataflow", flow_id=flow),
+        )
+        delete(
+            f"delete_source_connection[{index}]",
+            "sourceConnections",
+            source,
+            lambda: DeleteSourceConnectionOperator(task_id="delete_source_connection", source_connection_id=source),
+        )
+        delete(
+            f"delete_target_connection[{index}]",
+            "targetConnections",
+            target,
+            lambda: DeleteTargetConnectionOperator(task_id="delete_target_connection", target_connection_id=target),
+        )
+        if not teardown_data:  # enabled=[teardown, teardown_data]: skipped
+            return
+        delete(
+            f"delete_dataset[{index}]",
+            "dataSets",
+            dataset,
+            lambda: DeleteDatasetOperator(task_id="delete_dataset", dataset_id=dataset),
+        )
+        delete(
+            f"delete_schema[{index}]",
+            "schemas",
+            schema,
+            lambda: DeleteSchemaOperator(task_id="delete_schema", schema_id=schema),
+        )
+        delete(
+            f"delete_field_group[{index}]",
+            "fieldgroups",
+            field_group,
+            lambda: DeleteFieldGroupOperator(task_id="delete_field_group", field_group_id=field_group),
+        )
+
     try:
         base = result.base_connection_id = step(
             "create_base_connection",
@@ -288,8 +403,23 @@ def run_onboarding(
         )
         result.tables = list(paths)
         for index, path in enumerate(paths):
-            onboard_table(index, path)
+            try:
+                onboard_table(index, path)
+            finally:  # the table's teardown runs after its work, whether it succeeded or failed
+                teardown_table(index, path)
     except PipelineFailed as failure:
         result.failure = failure
+    # delete_base_connection: after every table (``onboarded >> delete_base``), when its create succeeded.
+    point(BASE_TEARDOWN_POINT)
+    if teardown:
+        base_id = result.base_connection_id
+        delete(
+            "delete_base_connection",
+            "connections",
+            base_id,
+            lambda: DeleteConnectionOperator(task_id="delete_base_connection", base_connection_id=base_id),
+        )
+    if result.failure is None and result.teardown_failures:
+        result.failure = result.teardown_failures[0]
     result.client_retries = len(sleeps.waits)
     return result

@@ -25,7 +25,7 @@ from airflow_provider_aep.client.schema_registry import TENANTS
 from airflow_provider_aep.exceptions import AEPConnectionConfigError, AEPInvalidArgumentError
 from tests.conftest import aep_conn_json, hubspot_conn_json
 from tests.reliability.pipeline import RecordingTI
-from tests.reliability.trials import CATALOG, CONVERSION, FS, SR
+from tests.reliability.plan import CATALOG, CONVERSION, FS, SR
 
 PLATFORM = "https://platform.adobe.io"
 IMS_HOST = "https://ims-na1.adobelogin.com"
@@ -95,7 +95,7 @@ class Env:
         from airflow_provider_aep.operators.schema_registry import CreateFieldGroupOperator, CreateSchemaOperator
 
         table = self.explored()
-        ti = RecordingTI()
+        ti = RecordingTI("bad_input")
         group = CreateFieldGroupOperator(task_id="create_field_group", table=table, title="bad input fields")
         self.ids["field_group"] = execute(group, ti)
         self.field_paths: dict[str, str] = ti.xcoms["field_paths"]
@@ -150,8 +150,8 @@ def resolve(env: Env, values: Any) -> Any:
 def execute(op: Any, ti: RecordingTI | None = None) -> Any:
     from tests.reliability.pipeline import FastTaskRunner, PipelineResult, SleepRecorder, fast_policy
 
-    runner = FastTaskRunner(retries=0, result=PipelineResult(), policy=fast_policy(SleepRecorder()))
-    return runner._execute(runner._prepare(op), {"ti": ti or RecordingTI()})
+    runner = FastTaskRunner(retries=0, result=PipelineResult(), policy=fast_policy(SleepRecorder()), run_id="bad_input")
+    return runner._execute(runner._prepare(op), {"ti": ti or RecordingTI("bad_input")})
 
 
 # --------------------------------------------------------------------------- actions

@@ -14,7 +14,7 @@ from airflow_provider_aep.client.auth import TOKENS
 from airflow_provider_aep.client.errors import AEPAuthError, AEPRateLimitError, AEPServerError, AEPTransportError
 from tests.conftest import AEP_CLIENT_SECRET
 from tests.reliability.pipeline import SleepRecorder, fast_policy, run_onboarding
-from tests.reliability.trials import CATALOG, CONVERSION, FS, IMS, SR
+from tests.reliability.plan import CATALOG, CONVERSION, FS, IMS, SR
 
 PLATFORM = "/data/foundation/.*"  # every service the pipeline calls: Flow Service, Schema Registry, Catalog, Data Prep
 

@@ -93,7 +93,12 @@ def airflow_server(system_emulator, request: pytest.FixtureRequest) -> Iterator[
     home = Path(tempfile.mkdtemp(prefix="aep-system-airflow-"))
     server = LocalAirflow.create(
         home,
-        connections={"aep_default": aep_conn_json(system_emulator.url), "hubspot_default": hubspot_conn_json()},
+        # read_timeout: test_concurrent_runs holds creates in the emulator until every DAG run is inside them,
+        # which on a busy CI machine can take longer than the 60 s default a held request would otherwise hit.
+        connections={
+            "aep_default": aep_conn_json(system_emulator.url, read_timeout=300),
+            "hubspot_default": hubspot_conn_json(),
+        },
         extra_env=SYSTEM_AIRFLOW_ENV,
     )
     request.config.stash[_SERVER_KEY] = server
