@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import TaskGroup, task_group
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import TaskGroup, TriggerRule, task_group
 
 from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
 from airflow_provider_aep.client.xdm import PROFILE_CLASS_ID
@@ -162,7 +163,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 }
 
             summaries: list[Any] = []  # the mapped table_summary output, referenced by the summary below
-            source_deletes: list[Any] = []  # the mapped delete_source_connection, which the base delete follows
+            table_deletes: list[Any] = []  # each table's delete tasks (mapped), which the base delete follows
 
             @task_group(group_id=TABLE_GROUP, default_args={"map_index_template": map_index})
             def onboard_table(table_path: str) -> None:
@@ -287,7 +288,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     ).output
                 )
 
-                source_deletes.append(
+                table_deletes.append(
                     _teardown(
                         aep,
                         teardown,
@@ -302,7 +303,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                     )
                 )
 
-            onboarded = onboard_table.expand(table_path=explored.output)
+            onboard_table.expand(table_path=explored.output)
             delete_base = DeleteConnectionOperator(
                 task_id="delete_base_connection", base_connection_id=base.output, enabled=teardown, **aep
             ).as_teardown(setups=base, on_failure_fail_dagrun=True)
@@ -321,20 +322,27 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 {"connection_id": base.output, "tables": summaries[0]},
             ).output
             # The summary waits for every table's summary, not for the teardown, which may be skipped. Teardown
-            # tasks are not among a task group's leaves, so the base delete follows the source connections' deletes
-            # explicitly (a base connection with source connections on it is in use).
-            onboarded >> delete_base
-            source_deletes[0] >> delete_base
+            # tasks are not among a task group's leaves, so the base delete follows every table's source connection
+            # delete explicitly (a base connection with source connections on it is in use), which itself follows
+            # the table's work.
+            table_deletes[0][1] >> delete_base
+            # Airflow judges a DAG run by its leaves, and a teardown followed by other teardowns is not one, so a
+            # failed delete of a table would go unseen. This task, never executed, is the leaf that fails the DAG
+            # run when any delete failed (and succeeds when they were skipped).
+            [*table_deletes[0], delete_base] >> EmptyOperator(
+                task_id="teardown_done", trigger_rule=TriggerRule.NONE_FAILED
+            )
         self.base_connection_id = base.output
         self.tables = explored.output
         self.summary = report
 
 
-def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: Any, **made: Any) -> Any:
+def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: Any, **made: Any) -> list[Any]:
     """One table's teardown as Airflow teardown tasks, each the teardown of the create it undoes.
 
     Each runs once the table's work is done, whether it succeeded or failed, when its create succeeded; a
-    failed delete fails the DAG run. Each deletes only what this DAG run created (the owner line on the
+    failed delete fails the DAG run (through ``teardown_done``, see the group). Returns the delete tasks, dataflow
+    and source connection first. Each deletes only what this DAG run created (the owner line on the
     resource, ``airflow_provider_aep.ownership``) and nothing still in use, in the order AEP accepts: the
     dataflow, then its source and target connections, then (with ``teardown_data``) dataset, schema and field
     group. Both flags go to the tasks as they are and are read there by one function (``all_true``).
@@ -369,7 +377,7 @@ def _teardown(aep: dict[str, str], teardown: Any, teardown_data: Any, *, after: 
     )
     after >> delete_flow >> [delete_source, delete_target]
     delete_target >> delete_dataset >> delete_schema >> delete_field_group
-    return delete_source
+    return [delete_flow, delete_source, delete_target, delete_dataset, delete_schema, delete_field_group]
 
 
 __all__ = ["AEPOnboardingTaskGroup", "resource_names"]

@@ -255,3 +255,18 @@ def test_teardown_flags_as_text_mean_what_they_say(teardown, teardown_data, expe
     dataset = dag.get_task("onboard.onboard_table.delete_dataset")
     assert (all_true(flow.enabled), all_true(dataset.enabled)) == expected
     assert flow.is_teardown and dataset.is_teardown
+
+
+def test_a_failed_teardown_fails_the_dag_run(run_dag, onboarding_emulator):
+    """AEP refuses the dataflow's delete (a 400 that is not an in-use answer): the teardown task fails without
+    retries, and the DAG run fails although every task of the work succeeded."""
+    from airflow.utils.state import DagRunState
+
+    onboarding_emulator.control.add_fault(
+        method="DELETE", path="/data/foundation/flowservice/flows/.*", status=400, count=1
+    )
+    dag_run = run_dag(DAG_ID, conf={"teardown": True, "tables": ["Hubspot.Deals"]})
+    states = task_states(dag_run)
+    assert dag_run.state == DagRunState.FAILED, states
+    assert states["onboard_table.delete_dataflow"] == {"failed"}, states
+    assert states["onboard_table.wait_for_run"] == {"success"} and states["summary"] == {"success"}, states

@@ -39,80 +39,87 @@ with DAG(
     with TaskGroup(group_id="hubspot", prefix_group_id=False):
         t0 = EmptyOperator(task_id="create_base_connection")
         t1 = EmptyOperator(task_id="explore_tables")
-        t20 = EmptyOperator(task_id="delete_base_connection")
+        t15 = EmptyOperator(task_id="delete_base_connection")
         t21 = EmptyOperator(task_id="summary")
+        t22 = EmptyOperator(task_id="teardown_done")
 
         @task_group(group_id="onboard_table")
         def group0(table_path) -> None:
             t2 = EmptyOperator(task_id="resource_names")
             t3 = EmptyOperator(task_id="explore_table")
-            t4 = EmptyOperator(task_id="create_field_group")
-            t5 = EmptyOperator(task_id="create_schema")
-            t6 = EmptyOperator(task_id="create_dataset")
-            t7 = EmptyOperator(task_id="create_target_connection")
-            t8 = EmptyOperator(task_id="create_mapping_set")
-            t9 = EmptyOperator(task_id="create_source_connection")
+            t4 = EmptyOperator(task_id="create_source_connection")
+            t5 = EmptyOperator(task_id="create_field_group")
+            t6 = EmptyOperator(task_id="create_schema")
+            t7 = EmptyOperator(task_id="create_mapping_set")
+            t8 = EmptyOperator(task_id="create_dataset")
+            t9 = EmptyOperator(task_id="create_target_connection")
             t10 = EmptyOperator(task_id="create_dataflow")
             t11 = EmptyOperator(task_id="trigger_run")
             t12 = EmptyOperator(task_id="wait_for_run")
             t13 = EmptyOperator(task_id="delete_dataflow")
-            t14 = EmptyOperator(task_id="delete_target_connection")
-            t15 = EmptyOperator(task_id="delete_dataset")
-            t16 = EmptyOperator(task_id="delete_schema")
-            t17 = EmptyOperator(task_id="delete_field_group")
-            t18 = EmptyOperator(task_id="delete_source_connection")
-            t19 = EmptyOperator(task_id="table_summary")
+            t14 = EmptyOperator(task_id="delete_source_connection")
+            t16 = EmptyOperator(task_id="delete_target_connection")
+            t17 = EmptyOperator(task_id="delete_dataset")
+            t18 = EmptyOperator(task_id="delete_schema")
+            t19 = EmptyOperator(task_id="delete_field_group")
+            t20 = EmptyOperator(task_id="table_summary")
             t0 >> t3
             t1 >> t3
             t2 >> t3
+            t0 >> t4
+            t1 >> t4
             t3 >> t4
-            t2 >> t4
-            t4 >> t5
+            t3 >> t5
             t2 >> t5
             t5 >> t6
             t2 >> t6
             t6 >> t7
-            t5 >> t7
+            t3 >> t7
             t2 >> t7
-            t5 >> t8
-            t3 >> t8
+            t6 >> t8
             t2 >> t8
-            t0 >> t9
-            t1 >> t9
-            t3 >> t9
+            t8 >> t9
+            t6 >> t9
+            t2 >> t9
             t0 >> t10
-            t8 >> t10
-            t9 >> t10
             t7 >> t10
+            t4 >> t10
+            t9 >> t10
             t2 >> t10
             t10 >> t11
             t11 >> t12
             t10 >> t13
             t12 >> t13
-            t7 >> t14
+            t4 >> t14
             t13 >> t14
-            t6 >> t15
             t14 >> t15
-            t5 >> t16
-            t15 >> t16
-            t4 >> t17
+            t9 >> t16
+            t13 >> t16
+            t8 >> t17
             t16 >> t17
-            t9 >> t18
-            t13 >> t18
-            t1 >> t19
-            t10 >> t19
-            t6 >> t19
-            t4 >> t19
-            t8 >> t19
+            t6 >> t18
+            t17 >> t18
             t5 >> t19
-            t9 >> t19
-            t7 >> t19
-            t12 >> t19
+            t18 >> t19
+            t1 >> t20
+            t10 >> t20
+            t8 >> t20
+            t5 >> t20
+            t7 >> t20
+            t6 >> t20
+            t4 >> t20
+            t9 >> t20
+            t12 >> t20
+            t20 >> t21
+            t13 >> t22
+            t17 >> t22
+            t19 >> t22
+            t18 >> t22
+            t14 >> t22
+            t16 >> t22
 
         g0 = group0.expand(table_path=t1.output)
-        g0 >> t20
-        g0 >> t21
         t0 >> t1
-        t0 >> t20
+        t0 >> t15
         t0 >> t21
-        t20 >> t21
+        t15 >> t22
