@@ -518,7 +518,8 @@ def test_onboarding_trigger_grid_log_link_and_rerun_with_teardown(
     # The base connection was created by the first run, so this run's teardown leaves it (and says so).
     assert states[("delete_base_connection", None)] == "success", states
     left = airflow_api.read_task_log(ONBOARDING_DAG, second_run, "delete_base_connection")
-    assert f"Leaving connections {first_summary['connection_id']}: this DAG run reused it" in left, left
+    made_by = f"Leaving connections {first_summary['connection_id']}: it was created by DAG '{ONBOARDING_DAG}' run "
+    assert f"{made_by}'{first_run}' (task 'create_base_connection'), not by this DAG run" in left, left
 
     # Teardown removed only what the second run created: Companies' dataflow and connections are gone;
     # Contacts' (first run) and the shared base connection stay; without teardown_data both datasets stay.
