@@ -228,6 +228,20 @@ def run_trial(emulator: Any, plan: TrialPlan) -> TrialOutcome:
     for result in results:
         _record(outcome, result)
     outcome.ok = all(r.ok for r in results)
+
+    def audit() -> dict[str, Any]:
+        """The emulator's state against what the DAG runs of this trial (``results``, as they are now) made."""
+        return resource_audit(
+            control.state(),
+            results[0],
+            plan.tables,
+            plan.connection_name,
+            earlier=earlier,
+            others=results[1:],
+            owners_seen=ledger.owners,
+            deleted_elsewhere=outcome.deleted_by_journal,
+        )
+
     by_id = {f.id: f for f in plan.faults}
     journal = control.journal()
     outcome.faults_by_kind = Counter(by_id[e["fault"]].kind for e in journal if e["fault"] in by_id)
@@ -245,16 +259,7 @@ def run_trial(emulator: Any, plan: TrialPlan) -> TrialOutcome:
         outcome.failed_task = first.failure.task
         unclear = [clear_failure(failure.error) for k in failed if (failure := results[k].failure) is not None]
         outcome.unclear = next((u for u in unclear if u is not None), None)
-        before = resource_audit(
-            control.state(),
-            results[0],
-            plan.tables,
-            plan.connection_name,
-            earlier=earlier,
-            others=results[1:],
-            owners_seen=ledger.owners,
-            deleted_elsewhere=outcome.deleted_by_journal,
-        )
+        before = audit()
         # Clear each failed DAG run: the same pipeline again (same run id, same teardown), without faults, must
         # finish and reuse what exists (what it owns included: its teardown then deletes it).
         control.clear_faults()
@@ -272,18 +277,7 @@ def run_trial(emulator: Any, plan: TrialPlan) -> TrialOutcome:
         outcome.audit["unreferenced_before_recovery"] = before["orphans"]
         outcome.audit["owned_left_before_recovery"] = before["owned_left"]
         outcome.audit["before_recovery_detail"] = before["detail"]
-    outcome.audit.update(
-        resource_audit(
-            control.state(),
-            results[0],
-            plan.tables,
-            plan.connection_name,
-            earlier=earlier,
-            others=results[1:],
-            owners_seen=ledger.owners,
-            deleted_elsewhere=outcome.deleted_by_journal,
-        )
-    )
+    outcome.audit.update(audit())
     # The first run of a new `once` flow has no params (its schedule started it); on-demand runs carry params.
     runs = control.state()["runs"]
     every = Counter(r["flowId"] for r in runs if r.get("flowId"))
