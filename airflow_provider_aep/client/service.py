@@ -22,16 +22,6 @@ _S = TypeVar("_S", bound="ServiceClient")
 log = logging.getLogger("airflow_provider_aep.client")
 
 
-def oldest(found: list[dict[str, Any]], created_field: str) -> dict[str, Any]:
-    """The resource every DAG run picks among several with the same natural key: the oldest.
-
-    Ties (two creates committed in the same millisecond) keep the server's list order, which is the order it
-    committed them in, rather than breaking on the id: the run whose create committed first may have listed
-    the key before the second one existed, and it keeps its own, so the run that sees both must pick it too.
-    """
-    return by_age(found, created_field)[0]
-
-
 def committed_create(found: list[dict[str, Any]], description: str | None) -> dict[str, Any] | None:
     """Among resources found with a natural key after a create went unanswered, the one that create made.
 
@@ -46,7 +36,13 @@ def committed_create(found: list[dict[str, Any]], description: str | None) -> di
 
 
 def by_age(found: list[dict[str, Any]], created_field: str) -> list[dict[str, Any]]:
-    """``found`` oldest first; a stable sort, so ties stay in the server's order (see :func:`oldest`)."""
+    """``found`` oldest first: the first is the one every DAG run picks among several with one natural key.
+
+    A stable sort, so ties (two creates committed in the same millisecond) keep the server's list order, which
+    is the order it committed them in, rather than breaking on the id: the run whose create committed first may
+    have listed the key before the second one existed, and it keeps its own, so the run that sees both must pick
+    it too.
+    """
     return sorted(found, key=lambda item: item.get(created_field) or 0)
 
 
@@ -193,7 +189,7 @@ class ServiceClient:
         Two DAG runs that look a key up at the same moment both find nothing and both create; a create committed
         late (after its answer was lost) does the same. So a create lists the key again: when more than one
         resource answers it, the winner is the oldest (``created_field``; ties in the server's order, see
-        :func:`oldest`), which every run computes alike. A loser this call made is deleted (``delete``; where
+        :func:`by_age`), which every run computes alike. A loser this call made is deleted (``delete``; where
         the service has no DELETE, e.g. Data Prep mapping sets, it is left and logged), with the other
         leftovers :meth:`settle` removes, and the winner is returned as reused (``created=False``), so the
         caller verifies it as any reused resource. ``description`` is the created body's (its owner line).
@@ -227,7 +223,7 @@ class ServiceClient:
         delete: Callable[[str], Any] | None,
         description: str | None = None,
     ) -> dict[str, Any]:
-        """The winner among resources with one natural key (:func:`oldest`), deleting the leftovers of lost answers.
+        """The winner among resources with one natural key (:func:`by_age`), deleting the leftovers of lost answers.
 
         A duplicate that carries the winner's own owner line was made by the same task of the same DAG run, whose
         answer was lost and whose retry (or the same try, after the reconciliation window) made the winner: nobody
