@@ -17,31 +17,31 @@ LOWEST_CONSTRAINTS := .ci/constraints/airflow-3.1.txt
 
 .PHONY: venv lint format test test-latest test-lowest demo airflow bench fault-suite clean
 
-$(STAMP): pyproject.toml $(LATEST_CONSTRAINTS)
+$(STAMP): pyproject.toml emulator/pyproject.toml $(LATEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ".[dev,distributed]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ./emulator -e ".[dev,distributed]"
 	touch $@
 
 venv: $(STAMP)
 
 # pip must keep the pinned Airflow (a conflict fails the install instead of upgrading it); the check after it
 # fails if the installed Airflow is not exactly the floor the provider declares.
-$(LOWEST_STAMP): pyproject.toml $(LOWEST_CONSTRAINTS)
+$(LOWEST_STAMP): pyproject.toml emulator/pyproject.toml $(LOWEST_CONSTRAINTS)
 	$(PYTHON) -m venv $(LOWEST_VENV)
 	$(LOWEST_BIN)/python -m pip install --quiet --upgrade pip
-	$(LOWEST_BIN)/python -m pip install --quiet "apache-airflow==$(LOWEST_AIRFLOW)" -c $(LOWEST_CONSTRAINTS) -e ".[dev]"
+	$(LOWEST_BIN)/python -m pip install --quiet "apache-airflow==$(LOWEST_AIRFLOW)" -c $(LOWEST_CONSTRAINTS) -e ./emulator -e ".[dev]"
 	$(LOWEST_BIN)/python scripts/check_airflow_floor.py $(LOWEST_AIRFLOW)
 	touch $@
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_aep dags_examples tests benchmarks scripts
-	$(BIN)/ruff format --check airflow_provider_aep dags_examples tests benchmarks scripts
+	$(BIN)/ruff check airflow_provider_aep emulator dags_examples tests benchmarks scripts
+	$(BIN)/ruff format --check airflow_provider_aep emulator dags_examples tests benchmarks scripts
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix airflow_provider_aep dags_examples tests benchmarks scripts
-	$(BIN)/ruff format airflow_provider_aep dags_examples tests benchmarks scripts
+	$(BIN)/ruff check --fix airflow_provider_aep emulator dags_examples tests benchmarks scripts
+	$(BIN)/ruff format airflow_provider_aep emulator dags_examples tests benchmarks scripts
 
 # Every test on the latest Airflow and, beside it, the version-independent part again on the lowest: two
 # processes for two cores, since the system tests spend most of their time waiting on Airflow's own processes.
@@ -52,13 +52,13 @@ test: lint $(LOWEST_STAMP)
 test-latest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# On the lowest supported Airflow: the unit, emulator and dag.test() tests, then the connection forms as a real
-# api-server's hook metadata shows them (3.1 reads them from the hooks' methods). The rest runs on the latest,
-# and so do the benchmarks, which measure it (their workers use 3.2+ DagBag APIs), and the `make demo` test (the
-# demo always runs in .venv; the same DAGs run through dag.test() here).
+# On the lowest supported Airflow: the unit and dag.test() tests, then the connection forms as a real api-server's
+# hook metadata shows them (3.1 reads them from the hooks' methods). The rest runs on the latest, and so do the
+# emulator's own tests (no Airflow in them), the benchmarks, which measure it (their workers use 3.2+ DagBag APIs),
+# and the `make demo` test (the demo always runs in .venv; the same DAGs run through dag.test() here).
 test-lowest: $(LOWEST_STAMP)
 	$(LOWEST_BIN)/python -m pytest -m "not system and not browser and not reliability" \
-		--ignore=tests/benchmarks --ignore=tests/test_demo.py $(PYTEST_ARGS)
+		--ignore=tests/benchmarks --ignore=tests/test_demo.py --ignore=emulator/tests $(PYTEST_ARGS)
 	$(LOWEST_BIN)/python -m pytest tests/system/test_airflow_ui_api.py -k hook_meta $(PYTEST_ARGS)
 
 # make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's.
@@ -72,7 +72,7 @@ airflow: $(STAMP)
 # The peers (benchmarks/peers/) need the bench extra (aepp is heavy, so it is not in the dev set).
 BENCH_STAMP := $(VENV)/.bench-stamp
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet "apache-airflow==$(LATEST_AIRFLOW)" -c $(LATEST_CONSTRAINTS) -e ./emulator -e ".[dev,bench]"
 	touch $@
 
 bench: $(BENCH_STAMP)

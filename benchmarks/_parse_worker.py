@@ -26,7 +26,7 @@ WATCHED = (
     "requests",
     "httpx",
     "tenacity",
-    "airflow_provider_aep.emulator",
+    "aep_emulator",
     "airflow_provider_aep.client.platform",
     "airflow_provider_aep.client.flow_service",
     "airflow_provider_aep.client.schema_registry",

@@ -2,7 +2,7 @@
 
 ``python -m benchmarks._scale_emulator N [cli arguments]`` adds ``Hubspot.Bench_Table_0001`` ...
 ``Hubspot.Bench_Table_<N>`` (the columns of ``Contacts``) to the emulated HubSpot source, then runs
-``airflow_provider_aep.emulator.cli``. Nothing outside this process sees the extra tables.
+``aep_emulator.cli``. Nothing outside this process sees the extra tables.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def table_names(count: int) -> list[str]:
 
 def main(argv: list[str]) -> None:
     count, rest = int(argv[0]), argv[1:]
-    from airflow_provider_aep.emulator import cli, hubspot, sources
+    from aep_emulator import cli, hubspot, sources
 
     for name in table_names(count):
         hubspot.TABLES[name] = list(hubspot.TABLES["Contacts"])

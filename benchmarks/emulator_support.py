@@ -23,7 +23,7 @@ HUBSPOT_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 def emulator_available() -> str | None:
     """None when the emulator package can be started, else the reason it cannot."""
     try:
-        from airflow_provider_aep.emulator import EmulatorConfig, run_emulator_subprocess  # noqa: F401
+        from aep_emulator import EmulatorConfig, run_emulator_subprocess  # noqa: F401
     except Exception as exc:  # the emulator is optional for the parse benchmark
         return f"emulator not importable: {type(exc).__name__}: {exc}"
     return None
@@ -32,7 +32,7 @@ def emulator_available() -> str | None:
 @contextmanager
 def emulator_process(**config: Any) -> Iterator[Any]:
     """The emulator in a child process (its CPU and memory never count against the code under test)."""
-    from airflow_provider_aep.emulator import EmulatorConfig, run_emulator_subprocess
+    from aep_emulator import EmulatorConfig, run_emulator_subprocess
 
     with run_emulator_subprocess(EmulatorConfig(**config), env={"NO_PROXY": "127.0.0.1,localhost"}) as emu:
         yield emu

@@ -46,8 +46,8 @@ TARGET = 1.05
 @contextmanager
 def scale_emulator(tables: int, **config: Any) -> Iterator[Any]:
     """``run_emulator_subprocess`` for ``benchmarks._scale_emulator`` (the emulator with extra tables)."""
-    from airflow_provider_aep.emulator import EmulatorConfig
-    from airflow_provider_aep.emulator.server import LISTENING_PREFIX, SubprocessEmulator, _child_env, _pump
+    from aep_emulator import EmulatorConfig
+    from aep_emulator.server import LISTENING_PREFIX, SubprocessEmulator, _child_env, _pump
 
     command = [
         python(),

@@ -49,7 +49,7 @@ IMPORT_TARGET_MS = 10.0
 HEAVY = (
     "requests",
     "httpx",
-    "airflow_provider_aep.emulator",
+    "aep_emulator",
     "airflow_provider_aep.client.platform",
     "airflow_provider_aep.client.flow_service",
     "airflow_provider_aep.client.schema_registry",

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", default="admin", help="password of the 'admin' user")
     args = parser.parse_args(argv)
 
-    from airflow_provider_aep.emulator import EmulatorConfig, run_emulator_subprocess
+    from aep_emulator import EmulatorConfig, run_emulator_subprocess
 
     home: Path = args.home.resolve()
     if args.fresh and home.exists():

@@ -21,7 +21,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_aep.emulator import EmulatorConfig, run_emulator
+from aep_emulator import EmulatorConfig, run_emulator
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_IDS = {"hubspot": "aep_hubspot_onboarding", "salesforce": "aep_salesforce_onboarding"}

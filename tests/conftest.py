@@ -41,7 +41,6 @@ os.environ["AIRFLOW__CORE__FERNET_KEY"] = Fernet.generate_key().decode()
 for key in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
     del os.environ[key]
 
-pytest_plugins = ["airflow_provider_aep.emulator.pytest_plugin"]
 
 ORG_ID = "0123456789ABCDEF01234567@AdobeOrg"
 HUBSPOT_SECRETS = {

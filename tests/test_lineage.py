@@ -237,7 +237,7 @@ def test_provider_imports_and_runs_without_openlineage(pipeline, explored, tmp_p
         import importlib, json, pkgutil
         import airflow_provider_aep
 
-        skipped = ("airflow_provider_aep.emulator",)
+        skipped = ("aep_emulator",)
         for mod in pkgutil.walk_packages(airflow_provider_aep.__path__, "airflow_provider_aep."):
             if not mod.name.startswith(skipped):
                 importlib.import_module(mod.name)

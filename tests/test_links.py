@@ -161,7 +161,7 @@ def test_a_configured_template_wins_over_the_emulator_page(monkeypatch: pytest.M
 
 def test_links_built_for_the_emulator_open_its_pages(aep_emulator) -> None:
     """End to end: what the operators persist for an emulator connection opens a page showing the resource."""
-    from tests.emulator.helpers import FlowClient, fetch_token
+    from aep_emulator.testing import FlowClient, fetch_token
 
     fs = FlowClient(aep_emulator.url, fetch_token(aep_emulator.url))
     ids = fs.pipeline()
@@ -189,7 +189,7 @@ def test_links_built_for_the_emulator_open_its_pages(aep_emulator) -> None:
 def test_importing_links_stays_cheap() -> None:
     code = (
         "import sys, airflow_provider_aep.links;"
-        "heavy = [m for m in ('requests', 'airflow_provider_aep.emulator', 'airflow_provider_aep.hooks') "
+        "heavy = [m for m in ('requests', 'aep_emulator', 'airflow_provider_aep.hooks') "
         "if m in sys.modules];"
         "assert not heavy, heavy"
     )

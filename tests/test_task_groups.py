@@ -116,7 +116,7 @@ def test_bad_options_fail_when_the_dag_is_parsed(kwargs, argument):
 @pytest.fixture
 def third_source(emulated, monkeypatch):
     """The emulator's declaration of the test-only source of ``tests/dags/third_source_onboarding.py``."""
-    from airflow_provider_aep.emulator import sources as emulated_sources
+    from aep_emulator import sources as emulated_sources
     from tests.dags.third_source_onboarding import TEAM_CRM_SPEC_ID
 
     auth = {

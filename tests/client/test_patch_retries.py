@@ -21,7 +21,7 @@ from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.errors import AEPPreconditionFailedError, AEPServerError
 from airflow_provider_aep.client.http import JSON_PATCH_CONTENT, RetryPolicy, retried_by_default
 from airflow_provider_aep.client.platform import PlatformClient
-from tests.emulator.helpers import CATALOG, CLIENT_ID, ORG, FlowClient, fetch_token, make_dataset
+from aep_emulator.testing import CATALOG, CLIENT_ID, ORG, FlowClient, fetch_token, make_dataset
 
 from .conftest import FS, IMS
 

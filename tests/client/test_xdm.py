@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_aep.client import xdm
-from airflow_provider_aep.emulator import hubspot
+from aep_emulator import hubspot
 
 
 def columns(*specs: tuple[str, dict]) -> list[dict]:

@@ -64,7 +64,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture(scope="session")
 def system_emulator():
-    from airflow_provider_aep.emulator import EmulatorConfig, run_emulator_subprocess
+    from aep_emulator import EmulatorConfig, run_emulator_subprocess
 
     with run_emulator_subprocess(EmulatorConfig()) as emulator:
         yield emulator
