@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SOURCE_SCHEME = "aep-source"
-INTEGRATION = "AEP"
 
 
 def source_namespace(source: str, base_connection_id: str) -> str:
@@ -155,7 +154,7 @@ def describe_flow(
     caller already has them; otherwise they are read through ``hook`` (``flow`` or ``flow_id`` needed). A
     mapping set that cannot be read only loses the column lineage.
     """
-    client = hook.client
+    client = hook.flow_service
     if flow is None and flow_id and (sources is None or targets is None):
         flow = client.get_flow(flow_id)
     if sources is None:

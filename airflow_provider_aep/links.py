@@ -6,7 +6,7 @@ URL in XCom under ``link.xcom_key`` (default ``_link_<ClassName>``). The DAG pro
 ``{link.name: link.xcom_key}``; the API server (``GET .../taskInstances/{task}/links`` and the UI buttons)
 reads that XCom and never imports this module. Consequences:
 
-* the operator must ``persist`` the ids it created *before* the task ends (the Airbyte provider's
+* the task must ``persist`` the ids it created *before* the task ends (the Airbyte provider's
   pattern), and ``get_link`` must tolerate a missing value (a task that failed before creating anything)
   by returning ``""``;
 * URL templates are read **on the worker** when the try ends: configure them where tasks run. Changing
@@ -45,6 +45,8 @@ from airflow_provider_aep.get_provider_info import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
+
+    from airflow_provider_aep.client.config import AEPSettings
 
 log = logging.getLogger(__name__)
 
@@ -108,23 +110,18 @@ class _AEPLink(BaseOperatorLink):
         return self.label
 
     @classmethod
-    def persist(
-        cls,
-        context: Context,
-        *,
-        org_id: str,
-        sandbox: str,
-        id: str,
-        platform_url: str | None = None,
-        **extra: Any,
-    ) -> None:
-        """Store what ``get_link`` needs; called by the operator as soon as it knows the id.
+    def persist(cls, context: Context, settings: AEPSettings, id: str, **extra: Any) -> None:
+        """Store what ``get_link`` needs; called by the task as soon as it knows the id.
 
-        ``platform_url`` is the AEP connection's Platform URL: when its host is loopback (the emulator) it is
-        stored as ``emulator_url``, so the link can open the emulator's page of the resource.
+        :param context: the running task's context (its ``ti`` stores the XCom).
+        :param settings: the task's AEP connection (``hook.settings``): org id and sandbox for the URL, and its
+            Platform URL, stored as ``emulator_url`` when its host is loopback (the emulator), so that the link
+            opens the emulator's page of the resource.
+        :param id: the resource's id (``{id}`` in the URL template).
+        :param extra: more placeholders, e.g. ``flow_id`` for a run.
         """
-        value = {"org_id": org_id, "sandbox": sandbox, "id": id, **extra}
-        local = emulator_url(platform_url)
+        value = {"org_id": settings.org_id, "sandbox": settings.sandbox_name, "id": id, **extra}
+        local = emulator_url(settings.platform_url)
         if local:
             value["emulator_url"] = local
         context["ti"].xcom_push(key=cls.key, value=value)

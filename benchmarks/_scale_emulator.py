@@ -16,7 +16,9 @@ def table_names(count: int) -> list[str]:
 
 def main(argv: list[str]) -> None:
     count, rest = int(argv[0]), argv[1:]
-    from aep_emulator import cli, hubspot, sources
+    from aep_emulator import cli
+    from aep_emulator.flow_service import sources
+    from aep_emulator.flow_service.sources import hubspot
 
     for name in table_names(count):
         hubspot.TABLES[name] = list(hubspot.TABLES["Contacts"])

@@ -101,7 +101,7 @@ class ClockDriver(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from aep_emulator.control import EmulatorControl
+        from aep_emulator import EmulatorControl
 
         control = EmulatorControl(self.control.url)  # its own session: this thread only
         started, advanced = time.monotonic(), 0.0

@@ -12,6 +12,10 @@ per-pair ratios as its spread.
 Baseline DAG files live in ``benchmarks/baseline_dags/`` and are regenerated from the example DAG's shape
 (task ids + upstream edges, every task an ``EmptyOperator``) whenever the example changes.
 
+First parse as the DAG processor pays it (``benchmarks/first_parse.py``): the same pairs, each sample a
+parser process forked the way Airflow 3's processor forks it, without the warm-up DAG (the processor's
+manager never parses one), so Airflow's parsing and serialisation code is cold too.
+
 Import cost: ``python -X importtime`` of ``import airflow.sdk`` followed by the provider package and every
 module under ``operators/`` and ``sensors/``; the figure is the sum of the cumulative times of the provider
 modules that were imported directly by non-provider code (so nothing is counted twice, and third-party
@@ -28,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import first_parse
 from benchmarks.common import (
     BASELINE_DAGS,
     EXAMPLE_DAGS,
@@ -376,6 +381,8 @@ def run(
     files: tuple[str, ...] = EXAMPLES,
     warmup: bool = True,
     instructions: bool = True,
+    first_parse_reps: int = 15,
+    first_parse_files: tuple[str, ...] = first_parse.FILES,
 ) -> BenchResult:
     started = time.perf_counter()
     result = BenchResult("parse", "(a) DAG parse cost and provider import cost")
@@ -454,6 +461,12 @@ def run(
         heavy = [m for m in ex[0]["watched_new"] if m in HEAVY]
         if heavy:
             result.notes.append(f"Parsing `{example.name}` imports {', '.join(heavy)} at module level.")
+
+    first = [(example, baseline) for example, baseline, _ in pairs if example.name in first_parse_files]
+    if first and first_parse_reps > 0:
+        rows, notes, details["first_parse"] = first_parse.measure(first, env, first_parse_reps, rng)
+        result.rows.extend(rows)
+        result.notes.extend(notes)
 
     _instruction_rows(result, details, env, instructions)
 

@@ -27,7 +27,16 @@ METHODS = {
         "machine's load): when `valgrind` is on PATH, one cold load + serialise of the onboarding DAG, its "
         "EmptyOperator floor and the HttpOperator peer each run under `valgrind --tool=callgrind` "
         "(`PYTHONHASHSEED=0`, collection toggled around the load + serialise only, after the same untimed "
-        "set-up; `benchmarks/parse_instructions.py`); skipped without `valgrind` and in `--smoke`."
+        "set-up; `benchmarks/parse_instructions.py`); skipped without `valgrind` and in `--smoke`. The "
+        "*forked parser* rows (`benchmarks/first_parse.py`) measure the parse as Airflow 3's DAG processor pays "
+        "it: each sample is a fresh process that does, untimed, what the `airflow dag-processor` process has "
+        "done before it forks a parser (providers configuration, the manager and processor modules, the "
+        "in-process execution API, `_pre_import_airflow_modules(file)`, `gc.freeze()`), then forks and times in "
+        "the child the steps of `processor._parse_file` (stability check, `BundleDagBag` load, `_serialize_dags`, "
+        "the result's msgpack frame), with no warm-up DAG, then the same steps again in that child (*second*). "
+        "Example, EmptyOperator baseline and the example with its provider modules imported in the child before "
+        "the parse are interleaved in shuffled order; ratio = median / median; CPU time is the parser process's "
+        "`time.process_time`."
     ),
     "calls": (
         "`dags_examples/hubspot_onboarding.py` (a mapped task group `onboard_table` per table) runs three times "
@@ -163,7 +172,7 @@ FINDINGS = """\
   read per source connection. Changed: `create_base_connection` pushes the base connection (id, name,
   spec) and, with `flow_spec_name`, the flow spec it finds once per DAG run (before its create, so a failed
   try has created nothing); the connection operators push their connection spec id; `create_dataflow` takes
-  the flow spec, the connection specs and `mapping_version` (`create_mapping_set`'s XCom) and pushes the
+  the flow spec, the connection specs and the mapping set's version in one `hand_over` and pushes the
   flow's frequency, which `trigger_run` checks instead of reading the flow. Each hand-over goes through XCom
   (mapped tasks are separate processes on a real deployment) and is used only when it is what the task
   asks for (the same base connection id, the flow spec of that name); a reused resource is still verified

@@ -239,7 +239,7 @@ def test_teardown_flags_as_text_mean_what_they_say(teardown, teardown_data, expe
     """``"false"`` as text and ``False`` mean the same to every teardown task (one function, ``all_true``)."""
     from airflow.sdk import DAG
 
-    from airflow_provider_aep.operators.connections import all_true
+    from airflow_provider_aep.operators.base import all_true
     from airflow_provider_aep.task_groups import AEPOnboardingTaskGroup
 
     with DAG("flags", schedule=None) as dag:

@@ -200,7 +200,7 @@ def test_dataflow_lineage_without_a_readable_mapping_set_keeps_datasets(pipeline
         target_connection_id=pipeline["target"],
         delta_column="Updated_At",
         mapping_id=pipeline["mapping"],
-        mapping_version=0,
+        hand_over={"mapping_version": 0},
     )
     op.execute(context)
     op._lineage_flow["transformations"][-1]["params"]["mappingId"] = "0" * 32  # a mapping set that is gone

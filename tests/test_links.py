@@ -32,6 +32,11 @@ EMULATOR = "http://127.0.0.1:8081"
 REPO = Path(__file__).resolve().parents[1]
 
 
+def settings(platform_url: str | None = None) -> SimpleNamespace:
+    """What ``persist`` reads of an ``AEPSettings`` (an operator's ``hook.settings``)."""
+    return SimpleNamespace(org_id=ORG, sandbox_name="prod", platform_url=platform_url)
+
+
 @pytest.fixture(autouse=True)
 def _no_link_config(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in (*DEFAULT_LINK_TEMPLATES, "ui_tenant", "ui_base"):
@@ -80,7 +85,7 @@ def test_nothing_persisted_means_no_link(value) -> None:
 def test_persist_then_get_link(link_class) -> None:
     pushed: dict = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    link_class.persist({"ti": ti}, org_id=ORG, sandbox="prod", id="abc", flow_id="f1")
+    link_class.persist({"ti": ti}, settings(), "abc", flow_id="f1")
     assert pushed == {link_class.key: {"org_id": ORG, "sandbox": "prod", "id": "abc", "flow_id": "f1"}}
 
     ti_key = SimpleNamespace(dag_id="d", task_id="t", run_id="r", map_index=-1)
@@ -103,10 +108,10 @@ def test_link_names_are_what_the_ui_shows() -> None:
 
 
 # -- links of an emulator connection open the emulator's page of the resource (item 17) ---------------------
-def persisted(link_class, **kwargs) -> dict:
+def persisted(link_class, id: str = "abc", platform_url: str | None = None, **extra) -> dict:
     pushed: dict = {}
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.__setitem__(key, value))
-    link_class.persist({"ti": ti}, **{"org_id": ORG, "sandbox": "prod", "id": "abc", **kwargs})
+    link_class.persist({"ti": ti}, settings(platform_url), id, **extra)
     return pushed[link_class.key]
 
 

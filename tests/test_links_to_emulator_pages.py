@@ -8,11 +8,10 @@ from urllib.parse import quote
 
 import pytest
 import requests
-
 from aep_emulator import schema_registry
-from airflow_provider_aep.get_provider_info import EMULATOR_UI_BASE, LINK_PATHS
-
 from aep_emulator.testing import HUBSPOT_AUTH, ORG, FlowClient, fetch_token
+
+from airflow_provider_aep.get_provider_info import EMULATOR_UI_BASE, LINK_PATHS
 
 UI = "/__emulator/ui"
 

@@ -95,6 +95,35 @@ def test_extra_links_are_registered_and_importable(providers_manager) -> None:
     assert len(names) == len(EXTRA_LINKS), "extra link names must be unique: the UI keys buttons by name"
 
 
+def test_every_public_operator_is_in_a_declared_module() -> None:
+    """The Registry and Airflow's docs list operators from the declared modules: a public operator (not a
+    base class, not the task group's own steps) defined anywhere else would be missing there."""
+    import pkgutil
+
+    from airflow.sdk import BaseOperator
+
+    import airflow_provider_aep.operators as package
+
+    declared = set(get_provider_info()["operators"][0]["python-modules"])
+    found = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, BaseOperator) and value.__module__ == module.__name__:
+                found[name] = module.__name__
+    public = {name: module for name, module in found.items() if not name.startswith(("_", "AEP", "OnboardingStep"))}
+    assert set(public.values()) == declared
+    assert "CreateHubSpotConnectionOperator" in public
+
+
+def test_no_deprecated_aliases() -> None:
+    """0.1.0 is the first release: nothing has an old name to keep."""
+    import airflow_provider_aep.operators.explore as explore
+
+    with pytest.raises(AttributeError):
+        explore.AEPExploreConnectionOperator  # noqa: B018
+
+
 def test_link_config_section_is_registered() -> None:
     from airflow.configuration import conf
     from airflow.providers_manager import ProvidersManager

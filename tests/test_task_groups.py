@@ -116,7 +116,8 @@ def test_bad_options_fail_when_the_dag_is_parsed(kwargs, argument):
 @pytest.fixture
 def third_source(emulated, monkeypatch):
     """The emulator's declaration of the test-only source of ``tests/dags/third_source_onboarding.py``."""
-    from aep_emulator import sources as emulated_sources
+    from aep_emulator.flow_service import sources as emulated_sources
+
     from tests.dags.third_source_onboarding import TEAM_CRM_SPEC_ID
 
     auth = {
@@ -155,3 +156,41 @@ def test_a_third_source_needs_only_a_declaration(third_source, emulated, run_dag
     assert len(emulated.control.landed_records(table["dataset_id"])) == table["records"]
     source = next(iter(emulated.control.state()["sourceConnections"]))
     assert source["params"]["tableName"] == "Members"
+
+
+def test_the_flow_spec_and_namespace_come_from_the_declaration():
+    """A source whose dataflows use another flow spec needs only its declaration, not a change to the group."""
+    from dataclasses import replace
+
+    from airflow.sdk import DAG
+
+    from airflow_provider_aep.sources import register, source_kind, unregister
+
+    register(replace(source_kind("salesforce"), name="sfother", flow_spec_name="OtherToAEP", xdm_namespace="sfo"))
+    try:
+        with DAG(dag_id="other_spec", schedule=None) as dag:
+            AEPOnboardingTaskGroup("crm", source="sfother", connection_name="sf", tables=["Contact"])
+    finally:
+        unregister("sfother")
+    assert dag.task_dict["crm.create_base_connection"].flow_spec_name == "OtherToAEP"
+    assert dag.task_dict["crm.onboard_table.create_dataflow"].flow_spec_name == "OtherToAEP"
+    assert dag.task_dict["crm.onboard_table.create_mapping_set"].source == "sfo"
+
+
+def test_an_identity_becomes_a_step_between_the_field_group_and_the_schema():
+    from airflow.sdk import DAG
+
+    from airflow_provider_aep.task_groups import identity_of
+
+    identity = {"column": "Email", "namespace": "Email", "primary": True}
+    with DAG(dag_id="identity", schedule=None) as dag:
+        AEPOnboardingTaskGroup("crm", source="salesforce", connection_name="sf", tables=["Contact"], identity=identity)
+    step = dag.task_dict["crm.onboard_table.identity_of"]
+    assert step.upstream_task_ids == {"crm.onboard_table.create_field_group"}
+    assert "crm.onboard_table.identity_of" in dag.task_dict["crm.onboard_table.create_schema"].upstream_task_ids
+    assert step.step(field_paths={"Email": "_t.salesforce.contact.email"}, identity=step.arguments["identity"]) == {
+        "path": "_t.salesforce.contact.email",
+        "namespace": "Email",
+        "primary": True,
+    }
+    assert identity_of({"Id": "_t.salesforce.contact.id"}, identity) is None  # a table without the column

@@ -15,7 +15,7 @@ import logging
 import os
 import ssl
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from airflow_provider_aep.client.auth import TOKENS, AccessToken, IMSAuth, Token
 from airflow_provider_aep.client.config import FLOW_SERVICE_PATH, AEPSettings
 from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import (
+    LIST_PAGE_SIZE,
     RetryPolicy,
     latest_run_params,
     parse_json_body,
@@ -35,7 +36,7 @@ from airflow_provider_aep.client.http import (
     retried_by_default,
     transport_error,
 )
-from airflow_provider_aep.client.models import FlowRun, newest_run, unwrap_item
+from airflow_provider_aep.client.models import FlowRun, list_page, newest_run, unwrap_item
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -101,8 +102,8 @@ def _new_http(
 def _acquire_pool(settings: AEPSettings) -> _SharedPool | None:
     """The running loop's shared connections (made on first use), or None outside a running loop.
 
-    One ``httpx.AsyncClient`` per trigger meant one TCP connection (and its buffers) per wait: 10,000
-    waits kept 10,000 sockets open on each side. Clients of one loop now share ``POOL_CONNECTIONS``
+    One ``httpx.AsyncClient`` per trigger would mean one TCP connection (and its buffers) per wait: 10,000
+    waits would keep 10,000 sockets open on each side. Clients of one loop share ``POOL_CONNECTIONS``
     keep-alive connections, closed when their last user closes. Nothing in them depends on the AEP
     connection but the timeouts (URLs are absolute, headers are per request).
     """
@@ -143,8 +144,14 @@ def _was_sent(exc: httpx.HTTPError) -> bool:
 class AsyncFlowServiceClient:
     """Async twin of :class:`~airflow_provider_aep.client.flow_service.FlowServiceClient` (read side).
 
-    ``on_secret`` is awaited with every secret the client learns (client secret, IMS tokens), e.g.
-    ``airflow.sdk.log.amask_secret``; the sync ``mask_secret`` would block the triggerer's loop.
+    :param settings: the org, sandbox, credentials, URLs and timeouts.
+    :param retry: when and how long to retry transient failures (the sync client's :class:`RetryPolicy`).
+    :param on_secret: awaited with every secret the client learns (client secret, IMS tokens), e.g.
+        ``airflow.sdk.log.amask_secret``; the sync ``mask_secret`` would block the triggerer's loop.
+    :param token_cache: where IMS tokens are kept (default: the process-wide cache the sync client uses too).
+    :param transport: an httpx transport of its own (tests); without one, clients made in a running loop share
+        that loop's connections.
+    :param sleep: awaited between retries instead of ``asyncio.sleep`` (tests).
     """
 
     def __init__(
@@ -275,7 +282,8 @@ class AsyncFlowServiceClient:
                 return await self._send_platform(method, url, params=params, json_body=json_body, headers=headers)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _json(self, resp: httpx.Response) -> Any:
+    def json(self, resp: httpx.Response) -> Any:
+        """The parsed body of a 2xx response (None when empty); a non-JSON body is an AEPResponseError."""
         return parse_json_body(resp, method=resp.request.method, url=str(resp.url), redact=self.redact)
 
     # ------------------------------------------------------------------ resources
@@ -283,8 +291,35 @@ class AsyncFlowServiceClient:
         """GET by id, unwrapping the documented ``{"items": [...]}`` envelope."""
         resp = await self.request("GET", f"/{collection}/{resource_id}")
         return unwrap_item(
-            self._json(resp), collection=collection, resource_id=resource_id, url=str(resp.url), status=resp.status_code
+            self.json(resp), collection=collection, resource_id=resource_id, url=str(resp.url), status=resp.status_code
         )
+
+    async def list_resources(
+        self,
+        collection: str,
+        *,
+        filters: Sequence[str] = (),
+        orderby: str | None = None,
+        page_size: int = LIST_PAGE_SIZE,
+        max_pages: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every item of a list, page by page as the sync ``iter_resources`` reads it; at most ``max_pages``."""
+        params: dict[str, Any] = {"limit": page_size}
+        if filters:
+            params["property"] = list(filters)
+        if orderby:
+            params["orderby"] = orderby
+        path: str | None = f"/{collection}"
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        pages = 0
+        while path is not None and (max_pages is None or pages < max_pages):
+            resp = await self.request("GET", path, params=params)
+            page, path = list_page(self.json(resp), url=str(resp.url), status=resp.status_code, seen=seen)
+            items.extend(page)
+            pages += 1
+            params = {}  # the next link carries every query parameter
+        return items
 
     async def get_run(self, run_id: str) -> FlowRun:
         return FlowRun.from_api(await self.get_resource("runs", run_id), url=f"/runs/{run_id}")
@@ -292,7 +327,7 @@ class AsyncFlowServiceClient:
     async def latest_run(self, flow_id: str) -> FlowRun | None:
         """The newest run of a flow, or None if it has not run yet."""
         resp = await self.request("GET", "/runs", params=latest_run_params(flow_id))
-        return newest_run(self._json(resp), url=str(resp.url))
+        return newest_run(self.json(resp), url=str(resp.url))
 
 
 __all__ = ["AsyncFlowServiceClient"]

@@ -25,7 +25,6 @@ log = logging.getLogger("airflow_provider_aep.client")
 MAX_LIMIT = 100
 """Catalog's largest page."""
 LOOKUP_PROPERTIES = "name,description,schemaRef,tags,created"
-DATASET_REF_PREFIX = "@/dataSets/"
 
 
 def keyed_objects(body: Any, *, url: str, status: int = 200) -> list[dict[str, Any]]:

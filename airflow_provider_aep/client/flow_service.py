@@ -3,8 +3,8 @@
 Method names follow the AEP domain. Creates go through :meth:`FlowServiceClient.create_once`, which looks
 a resource up by its natural key before POSTing and again before any re-send, so a lost response never
 produces a duplicate. Session, auth, retries, error parsing and reconciliation live in
-:class:`~airflow_provider_aep.client.platform.PlatformClient`; ``FlowServiceClient(settings, retry=...)``
-still builds its own.
+:class:`~airflow_provider_aep.client.platform.PlatformClient`: pass one to share it with other services, or
+``FlowServiceClient(settings, retry=...)`` to have the client build its own.
 """
 
 from __future__ import annotations
@@ -24,19 +24,20 @@ from airflow_provider_aep.client.errors import (
     AEPResponseError,
 )
 from airflow_provider_aep.client.http import (
+    LIST_PAGE_SIZE,
     is_safe_to_resend_create,
     latest_run_params,
     property_filter,
     resend_after_stale_etag_is_safe,
 )
-from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, newest_run, unwrap_item
+from airflow_provider_aep.client.models import CreatedResource, FlowRun, dig, list_page, newest_run, unwrap_item
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
 from airflow_provider_aep.client.service import ServiceClient, by_age, committed_create
 
 log = logging.getLogger("airflow_provider_aep.client")
 
 IfExists = Literal["reuse", "fail"]
-DEFAULT_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = LIST_PAGE_SIZE
 
 
 class AEPResourceExistsError(AEPError):
@@ -59,7 +60,7 @@ class FlowServiceClient(ServiceClient):
         """GET by id, unwrapping the documented ``{"items": [...]}`` envelope."""
         resp = self.request("GET", f"/{collection}/{resource_id}")
         return unwrap_item(
-            self._json(resp), collection=collection, resource_id=resource_id, url=resp.url, status=resp.status_code
+            self.json(resp), collection=collection, resource_id=resource_id, url=resp.url, status=resp.status_code
         )
 
     def iter_resources(
@@ -82,24 +83,16 @@ class FlowServiceClient(ServiceClient):
         seen: set[str] = set()
         while path is not None:
             resp = self.request("GET", path, params=params)
-            body = self._json(resp)
-            if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
-                raise AEPResponseError(
-                    "expected a list envelope with 'items'", method="GET", url=resp.url, status=resp.status_code
-                )
-            yield from body["items"]
-            href = dig(body, "_links.next.href")
-            if not isinstance(href, str) or not href or not body["items"] or href in seen:
-                return
-            seen.add(href)
-            path, params = href, {}  # the href carries every query parameter
+            items, path = list_page(self.json(resp), url=resp.url, status=resp.status_code, seen=seen)
+            yield from items
+            params = {}  # the next link carries every query parameter
 
     def count(self, collection: str, *, filters: Sequence[str] = ()) -> int:
         """``count=true`` (never combined with ``limit``, which AEP rejects with 1401-400)."""
         params: dict[str, Any] = {"count": "true"}
         if filters:
             params["property"] = list(filters)
-        body = self._json(self.request("GET", f"/{collection}", params=params))
+        body = self.json(self.request("GET", f"/{collection}", params=params))
         if not isinstance(body, Mapping) or not isinstance(body.get("count"), int):
             raise AEPResponseError("expected {'count': N}", method="GET", url=collection, status=200)
         return body["count"]
@@ -118,7 +111,7 @@ class FlowServiceClient(ServiceClient):
 
     def _post(self, collection: str, body: Mapping[str, Any]) -> CreatedResource:
         resp = self.request("POST", f"/{collection}", json_body=body, retry=False)
-        return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)
+        return CreatedResource.from_body(self.json(resp), method="POST", url=resp.url, status=resp.status_code)
 
     def create(self, collection: str, body: Mapping[str, Any]) -> CreatedResource:
         """A bare create: re-sent only when AEP provably did not process it (429, connection never made)."""
@@ -210,7 +203,7 @@ class FlowServiceClient(ServiceClient):
                     raise self._stale_etag(collection, resource_id, ops, sent=etag, err=err) from None
                 log.info("Stale etag for %s %s; re-reading it once", collection, resource_id)
                 continue
-            return CreatedResource.from_body(self._json(resp), method="PATCH", url=resp.url, status=200)
+            return CreatedResource.from_body(self.json(resp), method="PATCH", url=resp.url, status=200)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _stale_etag(
@@ -261,16 +254,6 @@ class FlowServiceClient(ServiceClient):
     def find_connections(self, *, name: str, connection_spec_id: str) -> list[dict[str, Any]]:
         return self.find("connections", {"name": name, "connectionSpec.id": connection_spec_id})
 
-    def list_connections(self, *, filters: Sequence[str] = (), orderby: str | None = None) -> Iterator[dict]:
-        return self.iter_resources("connections", filters=filters, orderby=orderby)
-
-    def delete_connection(self, connection_id: str) -> bool:
-        return self.delete("connections", connection_id)
-
-    def test_base_connection(self, connection_id: str) -> bool:
-        body = self._json(self.request("GET", f"/connections/{connection_id}/test"))
-        return bool(isinstance(body, Mapping) and body.get("result"))
-
     def update_connection_auth(self, connection_id: str, params: Mapping[str, Any]) -> CreatedResource:
         """Rotate credentials: replace ``auth.params`` (If-Match; one re-read on 412)."""
         for value in params.values():
@@ -289,7 +272,7 @@ class FlowServiceClient(ServiceClient):
         if preview:
             params["preview"] = "true"
         resp = self.request("GET", f"/connections/{connection_id}/explore", params=params)
-        return self._json(resp)
+        return self.json(resp)
 
     def explore_tables(self, connection_id: str) -> list[dict[str, Any]]:
         """The tables listed by ``objectType=root`` (other entry types, e.g. folders, are left out)."""
@@ -314,9 +297,6 @@ class FlowServiceClient(ServiceClient):
         return dict(body)
 
     # ------------------------------------------------------------------ specs
-    def get_connection_spec(self, spec_id: str) -> dict[str, Any]:
-        return self.get_resource("connectionSpecs", spec_id)
-
     def find_flow_spec(self, name: str) -> dict[str, Any]:
         found = self.find("flowSpecs", {"name": name}, page_size=None)  # specs are not paged: no ``limit``
         if not found:
@@ -356,10 +336,6 @@ class FlowServiceClient(ServiceClient):
                 datasets[target_id] = dataset_id if isinstance(dataset_id, str) and dataset_id else None
         return datasets
 
-    def flow_action(self, flow_id: str, op: Literal["enable", "disable"]) -> CreatedResource:
-        resp = self.request("POST", f"/flows/{flow_id}/action", params={"op": op}, json_body={}, retry=True)
-        return CreatedResource.from_body(self._json(resp), method="POST", url=resp.url, status=resp.status_code)
-
     # ------------------------------------------------------------------ runs
     def create_run(
         self, flow_id: str, params: Mapping[str, Any], *, known_latest: str | None = None
@@ -382,14 +358,10 @@ class FlowServiceClient(ServiceClient):
     def get_run(self, run_id: str) -> FlowRun:
         return FlowRun.from_api(self.get_resource("runs", run_id), url=f"/runs/{run_id}")
 
-    def list_runs(self, flow_id: str) -> Iterator[FlowRun]:
-        for item in self.iter_resources("runs", filters=[property_filter("flowId", flow_id)]):
-            yield FlowRun.from_api(item, url="/runs")
-
     def latest_run(self, flow_id: str) -> FlowRun | None:
         """The newest run of a flow, or None if it has not run yet."""
         resp = self.request("GET", "/runs", params=latest_run_params(flow_id))
-        return newest_run(self._json(resp), url=resp.url)
+        return newest_run(self.json(resp), url=resp.url)
 
 
 __all__ = [

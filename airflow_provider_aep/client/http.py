@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from tenacity import RetryCallState, retry_if_exception, wait_exponential_jitter
+from tenacity import RetryCallState, retry_if_exception, wait_exponential, wait_random
 
 from airflow_provider_aep.client.config import FLOW_SERVICE_PATH
 from airflow_provider_aep.client.errors import (
@@ -185,7 +185,10 @@ class RetryPolicy:
         hint = self._hint(state)
         if hint is not None:
             return hint
-        return wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff)(state)
+        # initial * 2**n plus up to a second of jitter, capped: wait_exponential_jitter's formula, composed from
+        # strategies every supported tenacity has (its `initial` is deprecated and `multiplier` is 9.2+ only).
+        backoff = wait_exponential(multiplier=self.initial_backoff) + wait_random(0, 1)
+        return min(self.max_backoff, backoff(state))
 
     def _stop(self, state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
@@ -335,6 +338,10 @@ def property_filter(key: str, value: str) -> str:
     if "," in text or text != text.strip():
         text = '"' + text.replace('"', '\\"') + '"'
     return f"{key}=={text}"
+
+
+LIST_PAGE_SIZE = 100
+"""Items per Flow Service list page (``limit``), for the sync client and the trigger alike."""
 
 
 def latest_run_params(flow_id: str) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from airflow_provider_aep.client._vocabulary import RunPhase, dig
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client._records import FlowRun
@@ -23,29 +25,6 @@ HUBSPOT_CONNECTION_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 DATA_LAKE_CONNECTION_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 CRM_FLOW_SPEC_NAME = "CRMToAEP"
 
-RunPhase = Literal["running", "success", "failed"]
-
-# Documented and spec'd status values, compared after lower-casing and dropping '_' and '-'.
-_RUNNING = {"scheduled", "queued", "inprogress", "pending", "started", "running"}
-_SUCCESS = {"success", "succeeded", "completed", "partialsuccess"}
-_FAILED = {"failed", "failure", "partialfailure", "cancelled", "canceled", "error", "aborted"}
-
-
-def normalize_status(value: str) -> str:
-    return value.lower().replace("_", "").replace("-", "").replace(" ", "")
-
-
-def run_phase(status: str) -> RunPhase:
-    """Map any documented run status spelling to a phase; unknown values are an error, not 'running'."""
-    key = normalize_status(status)
-    if key in _RUNNING:
-        return "running"
-    if key in _SUCCESS:
-        return "success"
-    if key in _FAILED:
-        return "failed"
-    raise ValueError(f"unknown run status {status!r}")
-
 
 # The client's error classes are imported when raised: the operators import this module for ``dig`` and the
 # run model on every DAG parse, and ``client.errors`` is not needed for that.
@@ -61,15 +40,6 @@ def _not_found_error(*args: Any, **kwargs: Any) -> AEPNotFoundError:
     return AEPNotFoundError(*args, **kwargs)
 
 
-def dig(item: Any, path: str) -> Any:
-    """Value at a dotted path (``connectionSpec.id``) or None."""
-    for part in path.split("."):
-        if not isinstance(item, Mapping):
-            return None
-        item = item.get(part)
-    return item
-
-
 def unwrap_item(body: Any, *, collection: str, resource_id: str, url: str, status: int) -> dict[str, Any]:
     """The resource of a GET-by-id: ``items[0]`` of the documented list envelope (or a bare object)."""
     if isinstance(body, Mapping) and isinstance(body.get("items"), list):
@@ -83,6 +53,22 @@ def unwrap_item(body: Any, *, collection: str, resource_id: str, url: str, statu
     if not isinstance(item, Mapping):
         raise _response_error("items[0] is not an object", method="GET", url=url, status=status)
     return dict(item)
+
+
+def list_page(body: Any, *, url: str, status: int, seen: set[str]) -> tuple[list[Any], str | None]:
+    """The items of one Flow Service list page and the link to the next (None on the last page).
+
+    A page without items, or a next link already followed (``seen``, updated here), ends the listing: a
+    server that keeps answering the same link would otherwise be paged forever.
+    """
+    if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
+        raise _response_error("expected a list envelope with 'items'", method="GET", url=url, status=status)
+    items: list[Any] = body["items"]
+    href = dig(body, "_links.next.href")
+    if not isinstance(href, str) or not href or not items or href in seen:
+        return items, None
+    seen.add(href)
+    return items, href
 
 
 def newest_run(body: Any, *, url: str) -> FlowRun | None:
@@ -105,11 +91,11 @@ def run_not_before(run: FlowRun | None, not_before: float | None) -> FlowRun | N
     return run if run.created_at >= not_before * 1000 else None
 
 
-FAILED_RECORDS_POLICIES = ("ignore", "warn", "fail")
 FailedRecordsPolicy = Literal["ignore", "warn", "fail"]
+FAILED_RECORDS_POLICIES: tuple[FailedRecordsPolicy, ...] = get_args(FailedRecordsPolicy)
 
 
-def run_verdict(run: FlowRun, failed_records_policy: str = "warn") -> tuple[RunPhase, str]:
+def run_verdict(run: FlowRun, failed_records_policy: FailedRecordsPolicy = "warn") -> tuple[RunPhase, str]:
     """``(phase, message)`` for a run, after applying the policy for successful runs with failed records.
 
     AEP marks partial ingestion as ``success`` with ``failedRecordCount > 0``; whether that is acceptable

@@ -5,6 +5,10 @@ paging, not in how a request is authenticated, retried or turned into a typed er
 here; each service module (:mod:`.flow_service`, :mod:`.schema_registry`, :mod:`.catalog`, :mod:`.data_prep`)
 is a thin :class:`~airflow_provider_aep.client.service.ServiceClient` over one ``PlatformClient``, so a DAG
 task that touches four services still mints one token and masks one set of secrets.
+
+The services know the platform client, not the other way round: whoever needs several services builds each
+over one ``PlatformClient`` (``CatalogClient(platform)``), as
+:class:`~airflow_provider_aep.hooks.flow_service.AEPFlowServiceHook` does.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -38,11 +41,7 @@ from airflow_provider_aep.client.http import (
 from airflow_provider_aep.client.models import CreatedResource
 
 if TYPE_CHECKING:
-    from airflow_provider_aep.client.catalog import CatalogClient
     from airflow_provider_aep.client.config import AEPSettings
-    from airflow_provider_aep.client.data_prep import DataPrepClient
-    from airflow_provider_aep.client.flow_service import FlowServiceClient
-    from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
 log = logging.getLogger("airflow_provider_aep.client")
 
@@ -76,8 +75,12 @@ def was_sent(exc: requests.RequestException) -> bool:
 class PlatformClient:
     """Authenticated, retrying access to every Platform service of one org and sandbox.
 
-    ``on_secret`` sees every secret the client learns (client secret, IMS tokens, credentials found in
-    request bodies), e.g. Airflow's ``mask_secret``.
+    :param settings: the org, sandbox, credentials, URLs and timeouts.
+    :param retry: when and how long to retry transient failures (default: :class:`RetryPolicy`'s defaults).
+    :param session: the ``requests`` session to send through (default: a new one); TLS verification is forced on.
+    :param on_secret: sees every secret the client learns (client secret, IMS tokens, credentials found in
+        request bodies), e.g. Airflow's ``mask_secret``.
+    :param token_cache: where IMS tokens are kept (default: the process-wide cache).
     """
 
     def __init__(
@@ -97,31 +100,6 @@ class PlatformClient:
         self._on_secret = on_secret
         self.add_secret(settings.client_secret)
         self.auth = IMSAuth(settings, fetch=self._fetch_token, on_token=self.add_secret, cache=token_cache)
-
-    # ------------------------------------------------------------------ services (share this client)
-    @cached_property
-    def flow_service(self) -> FlowServiceClient:
-        from airflow_provider_aep.client.flow_service import FlowServiceClient
-
-        return FlowServiceClient(self)
-
-    @cached_property
-    def schema_registry(self) -> SchemaRegistryClient:
-        from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
-
-        return SchemaRegistryClient(self)
-
-    @cached_property
-    def catalog(self) -> CatalogClient:
-        from airflow_provider_aep.client.catalog import CatalogClient
-
-        return CatalogClient(self)
-
-    @cached_property
-    def data_prep(self) -> DataPrepClient:
-        from airflow_provider_aep.client.data_prep import DataPrepClient
-
-        return DataPrepClient(self)
 
     # ------------------------------------------------------------------ plumbing
     def add_secret(self, value: str | None) -> None:

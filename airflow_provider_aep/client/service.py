@@ -50,9 +50,15 @@ class ServiceClient:
     """One AEP service (``base_path``) reached through a :class:`PlatformClient`.
 
     Built from a ``PlatformClient`` it shares that client's session, token and redactor; built from
-    :class:`AEPSettings` (and the ``PlatformClient`` keyword arguments) it makes and owns its own, which is
-    how ``FlowServiceClient(settings, retry=...)`` has always been used. ``close()`` only closes an owned
+    :class:`AEPSettings` (and the ``PlatformClient`` keyword arguments) it makes and owns its own, for code
+    that needs one service only (``FlowServiceClient(settings, retry=...)``). ``close()`` only closes an owned
     platform client.
+
+    :param platform: the shared Platform client, or the settings to build an owned one from.
+    :param retry: the owned client's retry policy (only with settings).
+    :param session: the owned client's ``requests`` session (only with settings).
+    :param on_secret: sees every secret the owned client learns (only with settings).
+    :param token_cache: where the owned client keeps IMS tokens (only with settings).
     """
 
     base_path: ClassVar[str]
@@ -121,8 +127,6 @@ class ServiceClient:
         """Absolute URL of a path relative to this service (or of a link; see :func:`resolve_url`)."""
         return resolve_url(self.settings, path, base_path=self.base_path)
 
-    _url = url
-
     def request(
         self,
         method: str,
@@ -161,8 +165,6 @@ class ServiceClient:
     def json(self, resp: requests.Response) -> Any:
         return self.platform.json(resp)
 
-    _json = json
-
     def create_reconciled(
         self,
         post: Callable[[], CreatedResource],
@@ -171,8 +173,6 @@ class ServiceClient:
         what: str,
     ) -> CreatedResource:
         return self.platform.create_reconciled(post, lookup, what=what)
-
-    _create_reconciled = create_reconciled
 
     def converge(
         self,

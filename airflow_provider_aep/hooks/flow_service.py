@@ -1,4 +1,4 @@
-"""``AEPFlowServiceHook``: reads an ``adobe_experience_platform`` Airflow Connection and builds the client."""
+"""``AEPFlowServiceHook``: reads an ``adobe_experience_platform`` Airflow Connection and builds the service clients."""
 
 from __future__ import annotations
 
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from airflow_provider_aep.client.http import RetryPolicy
     from airflow_provider_aep.client.platform import PlatformClient
     from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
-
-_EXTRA_FIELDS = tuple(AEP_CONNECTION_TYPE["conn-fields"])
 
 
 def connection_extras(conn: Any, conn_type: str) -> dict[str, Any]:
@@ -139,11 +137,19 @@ def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
 
 
 class AEPFlowServiceHook(BaseHook):
-    """Airflow glue for the Platform client: Flow Service (``client``), Schema Registry, Catalog, Data Prep.
+    """Airflow glue for the Platform clients: Flow Service, Schema Registry, Catalog and Data Prep.
 
     Credentials come from the Connection (host = Platform URL, login = OAuth Server-to-Server client id,
     password = client secret, extras ``org_id``, ``sandbox_name``, ``scopes``, ``ims_url``). The client
     secret and every IMS token it obtains are registered with Airflow's secret masker.
+
+    Each service client (:attr:`flow_service`, :attr:`schema_registry`, :attr:`catalog`, :attr:`data_prep`)
+    is made on first use over one :attr:`platform` client, so a task that uses several services mints one
+    token and keeps one session.
+
+    :param aep_conn_id: the Airflow connection (type ``adobe_experience_platform``) to read.
+    :param retry: the retry policy of every request (default: the client's,
+        :class:`~airflow_provider_aep.client.http.RetryPolicy`).
     """
 
     conn_name_attr = "aep_conn_id"
@@ -166,36 +172,53 @@ class AEPFlowServiceHook(BaseHook):
         mask_secret(settings.client_secret)
         return settings
 
+    # The clients are imported on first use: operators import this module lazily, but a DAG file that builds
+    # a hook at parse time should still not load ``requests``.
     @cached_property
     def platform(self) -> PlatformClient:
-        """One Platform client (session, token, retry policy) shared by every service below."""
+        """One Platform client (session, token, retry policy) shared by every service client below."""
         from airflow_provider_aep.client.platform import PlatformClient
 
         return PlatformClient(self.settings, retry=self._retry, on_secret=mask_secret)
 
-    @property
-    def client(self) -> FlowServiceClient:
-        """The Flow Service client (the hook's original job, hence the short name)."""
-        return self.platform.flow_service
+    @cached_property
+    def flow_service(self) -> FlowServiceClient:
+        """Flow Service: base, source and target connections, flows, runs."""
+        from airflow_provider_aep.client.flow_service import FlowServiceClient
 
-    @property
+        return FlowServiceClient(self.platform)
+
+    @cached_property
     def schema_registry(self) -> SchemaRegistryClient:
-        return self.platform.schema_registry
+        """Schema Registry: tenant id, schemas, field groups, descriptors."""
+        from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
-    @property
+        return SchemaRegistryClient(self.platform)
+
+    @cached_property
     def catalog(self) -> CatalogClient:
-        return self.platform.catalog
+        """Catalog: datasets and batches."""
+        from airflow_provider_aep.client.catalog import CatalogClient
 
-    @property
+        return CatalogClient(self.platform)
+
+    @cached_property
     def data_prep(self) -> DataPrepClient:
-        return self.platform.data_prep
+        """Data Prep: mapping sets."""
+        from airflow_provider_aep.client.data_prep import DataPrepClient
+
+        return DataPrepClient(self.platform)
 
     def get_tenant_id(self) -> str:
         """The org's tenant id (``GET /stats``, cached per process): custom XDM fields live under ``_<tenant>``."""
         return self.schema_registry.tenant_id()
 
     def get_conn(self) -> FlowServiceClient:
-        return self.client
+        """Airflow's generic hook API: the Flow Service client (:attr:`flow_service`), the hook's main service.
+
+        The other services are :attr:`schema_registry`, :attr:`catalog` and :attr:`data_prep`.
+        """
+        return self.flow_service
 
     def test_connection(self) -> tuple[bool, str]:
         """Fetch a token and list one base connection; bounded by the connection's timeouts, no retries."""

@@ -29,7 +29,10 @@ class HubSpotCredentials:
 
 class HubSpotHook(SourceConnectionHook):
     """Reads and validates a ``hubspot`` connection: login = client id, password = client secret,
-    extras ``access_token`` and ``refresh_token``. All four values are masked in logs."""
+    extras ``access_token`` and ``refresh_token``. All four values are masked in logs.
+
+    :param hubspot_conn_id: the Airflow connection to read.
+    """
 
     kind = HUBSPOT
     conn_name_attr = "hubspot_conn_id"

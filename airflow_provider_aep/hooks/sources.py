@@ -47,7 +47,11 @@ def read_auth_params(kind: SourceKind, conn: Any) -> dict[str, Any]:
 
 
 class SourceConnectionHook(BaseHook):
-    """Reads the credentials of one declared source from its Airflow connection (``kind``)."""
+    """Reads the credentials of one declared source (``kind``) from its Airflow connection.
+
+    :param source_conn_id: the Airflow connection to read (default: the source's default connection id); a
+        subclass's own ``conn_name_attr`` keyword (e.g. ``hubspot_conn_id``) is accepted too.
+    """
 
     kind: ClassVar[SourceKind]
     conn_name_attr = "source_conn_id"
@@ -111,7 +115,10 @@ def hook_for(kind: SourceKind) -> type[SourceConnectionHook]:
             (SourceConnectionHook,),
             {
                 "kind": kind,
-                "__doc__": f"Credentials of the {kind.title} source ({kind.docs}).",
+                "__doc__": (
+                    f"Credentials of the {kind.title} source ({kind.docs}).\n\n"
+                    f"    :param source_conn_id: the Airflow connection to read (default ``{kind.default_conn_id}``).\n"
+                ),
                 "__module__": __name__,
                 "conn_type": kind.conn_type,
                 "default_conn_name": kind.default_conn_id,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_aep.client.models import dig
 from airflow_provider_aep.exceptions import AEPResourceMismatchError
 from airflow_provider_aep.links import AEPDatasetLink
-from airflow_provider_aep.operators.connections import (
+from airflow_provider_aep.operators.base import (
     AEPBaseOperator,
     AEPDeleteOperator,
     is_template,
@@ -41,11 +41,17 @@ class CreateDatasetOperator(AEPBaseOperator):
     Profile and Identity Service; the schema must be Profile-enabled first). A dataset with the same name
     is reused only if it is for ``schema_id``; a reused one gets the tags asked for if it lacks them.
     Returns the dataset id (the ``@/dataSets/`` prefix stripped); pushes ``created``.
+
+    :param name: the dataset's name (templated), its natural key: looked up before every create.
+    :param schema_id: the XDM schema's ``$id`` (templated).
+    :param description: the dataset's description (templated); the owner line is appended to it.
+    :param profile: enable the dataset for Real-Time Customer Profile (``unifiedProfile`` tag).
+    :param identity: enable the dataset for Identity Service (``unifiedIdentity`` tag).
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = ("name", "schema_id", "description")
     operator_extra_links = (AEPDatasetLink(),)
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -108,36 +114,20 @@ class CreateDatasetOperator(AEPBaseOperator):
             schema_id,
         )
         push_created(context, created)
-        settings = self.hook.settings
-        AEPDatasetLink.persist(
-            context,
-            org_id=settings.org_id,
-            sandbox=settings.sandbox_name,
-            platform_url=settings.platform_url,
-            id=dataset_id,
-        )
+        AEPDatasetLink.persist(context, self.hook.settings, dataset_id)
         return dataset_id
 
 
 class DeleteDatasetOperator(AEPDeleteOperator):
-    """Delete a dataset **and the data in it** (irreversible; after the dataflows writing to it)."""
+    """Delete a dataset **and the data in it** (irreversible; after the dataflows writing to it).
 
-    template_fields: Sequence[str] = ("dataset_id", "enabled")
+    :param dataset_id: the Catalog dataset id (templated; an ``@/dataSets/<id>`` reference is accepted).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "dataSets"
     id_argument = "dataset_id"
-
-    def __init__(
-        self,
-        *,
-        dataset_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(dataset_id, missing_ok, owned_only, enabled, aep_conn_id)
 
     def read(self, resource_id: str) -> Mapping[str, Any]:
         return self.hook.catalog.get_dataset(dataset_id_of(self, resource_id))
@@ -148,7 +138,9 @@ class DeleteDatasetOperator(AEPDeleteOperator):
 
     def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
         """Target connections that write to it: Catalog, unlike Flow Service, would delete it under them."""
-        writers = self.hook.client.find("targetConnections", {"params.dataSetId": dataset_id_of(self, resource_id)})
+        writers = self.hook.flow_service.find(
+            "targetConnections", {"params.dataSetId": dataset_id_of(self, resource_id)}
+        )
         return f"target connections {', '.join(t['id'] for t in writers)}" if writers else None
 
     def delete(self, resource_id: str) -> bool:

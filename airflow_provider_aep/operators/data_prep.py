@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_aep.client import xdm
 from airflow_provider_aep.client.models import dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError, AEPResourceMismatchError
-from airflow_provider_aep.operators.connections import AEPBaseOperator, is_template, push_created, require_text
+from airflow_provider_aep.operators.base import AEPBaseOperator, is_template, push_created, require_text
 from airflow_provider_aep.operators.schema_registry import explored_table, field_layout
 from airflow_provider_aep.operators.target_connections import schema_id_of
 
@@ -39,6 +39,16 @@ class CreateMappingSetOperator(AEPBaseOperator):
     expression; ``constants`` a path to a fixed value. The mapping set is checked with
     ``POST /mappingSets/validate`` before it is created, so a bad mapping fails here, not in a run.
     Returns the mapping set id; pushes ``version`` and ``created``.
+
+    :param schema_id: the target XDM schema's ``$id`` (templated).
+    :param table: the ``ExploreConnectionOperator(object_type="table")`` result (templated: its XCom).
+    :param name: the mapping set's name (templated), its natural key; default ``"<table path> to <schema_id>"``.
+    :param source: the declared source the table comes from (names the fields' namespace, as for the field
+        group).
+    :param mapping_overrides: column -> XDM path, or None to leave the column out (templated).
+    :param calculated_fields: XDM path -> Data Prep expression (templated).
+    :param constants: XDM path -> fixed value (templated).
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = (
@@ -49,7 +59,6 @@ class CreateMappingSetOperator(AEPBaseOperator):
         "calculated_fields",
         "constants",
     )
-    ui_color = "#fa0f00"
 
     def __init__(
         self,

@@ -7,15 +7,16 @@ import fnmatch
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
-from airflow_provider_aep.operators.connections import AEPBaseOperator, is_template, require_text
+from airflow_provider_aep.operators.base import AEPBaseOperator, is_template, require_choice, require_text
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-OBJECT_TYPES = ("root", "table")
+ObjectType = Literal["root", "table"]
+OBJECT_TYPES: tuple[ObjectType, ...] = get_args(ObjectType)
 MAX_PREVIEW_ROWS = 100
 REGEX_PREFIX = "re:"
 _GLOB_CHARS = frozenset("*?[")
@@ -108,16 +109,26 @@ class ExploreConnectionOperator(AEPBaseOperator):
     * ``object_type="table"``: ``{"path", "format", "columns", "delta_column_candidates"}`` for ``table``,
       plus at most ``preview_rows`` sample ``rows`` with ``preview=True``. Preview rows are customer data
       that end up in XCom, so they are opt-in and bounded.
+
+    :param base_connection_id: the base connection's id (templated).
+    :param object_type: ``"root"`` (the tables) or ``"table"`` (one table's columns) (templated).
+    :param table: the table's path, for ``object_type="table"`` (templated).
+    :param table_filter: names, globs or ``re:`` regexes of the tables to return, for ``object_type="root"``
+        (templated; a rendered list literal is accepted).
+    :param return_paths: return the tables' paths instead of the table dicts.
+    :param allow_empty: let a ``table_filter`` that matches no table succeed with an empty list.
+    :param preview: also return sample rows (customer data, into XCom), for ``object_type="table"``.
+    :param preview_rows: at most this many sample rows, 1 to 100.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = ("base_connection_id", "object_type", "table", "table_filter")
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
         *,
         base_connection_id: str,
-        object_type: str = "root",
+        object_type: ObjectType = "root",
         table: str | None = None,
         table_filter: list[str] | str | None = None,
         return_paths: bool = False,
@@ -144,10 +155,8 @@ class ExploreConnectionOperator(AEPBaseOperator):
         if not is_template(object_type):
             self._object_type()  # fail at DAG parse time when the arguments cannot work
 
-    def _object_type(self) -> str:
-        value = str(self.object_type or "").strip().lower()
-        if value not in OBJECT_TYPES:
-            raise AEPInvalidArgumentError(self.task_id, "object_type", f"must be one of {OBJECT_TYPES}, got {value!r}")
+    def _object_type(self) -> ObjectType:
+        value = require_choice(self, "object_type", str(self.object_type or "").strip().lower(), OBJECT_TYPES)
         if value == "table" and self.table_filter:
             raise AEPInvalidArgumentError(self.task_id, "table_filter", "only applies to object_type='root'")
         if value == "root" and (self.table or self.preview):
@@ -163,7 +172,7 @@ class ExploreConnectionOperator(AEPBaseOperator):
         return self.explore_root(connection_id, parse_table_filter(self.task_id, self.table_filter))
 
     def explore_root(self, connection_id: str, selection: TableFilter | None) -> list[Any]:
-        tables = self.hook.client.explore_tables(connection_id)
+        tables = self.hook.flow_service.explore_tables(connection_id)
         if selection is not None:
             missing = selection.missing(tables)
             available = ", ".join(sorted(str(t["path"]) for t in tables)) or "none"
@@ -186,7 +195,7 @@ class ExploreConnectionOperator(AEPBaseOperator):
         return paths if self.return_paths else tables
 
     def explore_table(self, connection_id: str, table: str) -> dict[str, Any]:
-        body = self.hook.client.table_schema(connection_id, table, preview=self.preview)
+        body = self.hook.flow_service.table_schema(connection_id, table, preview=self.preview)
         columns = list(body["schema"]["columns"])
         result: dict[str, Any] = {
             "path": table,
@@ -199,18 +208,3 @@ class ExploreConnectionOperator(AEPBaseOperator):
             result["rows"] = rows[: self.preview_rows] if isinstance(rows, list) else []
         self.log.info("Table %s has %d columns", table, len(columns))
         return result
-
-
-def __getattr__(name: str) -> Any:
-    """The 0.1 spelling ``AEPExploreConnectionOperator`` still imports, with a DeprecationWarning."""
-    if name == "AEPExploreConnectionOperator":
-        import warnings
-
-        warnings.warn(
-            "AEPExploreConnectionOperator is now ExploreConnectionOperator (operators are named "
-            "<Verb><AEP resource>Operator); the old name will be removed in 1.0",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return ExploreConnectionOperator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

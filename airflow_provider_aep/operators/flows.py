@@ -5,19 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, get_args
 
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME, dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPDataflowLink
-from airflow_provider_aep.operators.connections import (
+from airflow_provider_aep.operators.base import (
     IF_EXISTS_CHOICES,
     AEPBaseOperator,
     AEPDeleteOperator,
+    IfExists,
     is_template,
     push_created,
+    require_choice,
     require_text,
     verify_reused,
 )
@@ -26,7 +28,9 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import BaseOperator, Context
 
-FREQUENCIES = ("once", "minute", "hour", "day", "week")
+#: ``scheduleParams.frequency`` values the flow specs' ``scheduleSpec`` allows.
+Frequency = Literal["once", "minute", "hour", "day", "week"]
+FREQUENCIES: tuple[Frequency, ...] = get_args(Frequency)
 SCHEDULE_KEYS = ("startTime", "frequency", "interval", "backfill")
 DELTA_COLUMN_KEYS = ("name", "dateFormat", "timezone")
 MIN_MINUTE_INTERVAL = 15
@@ -122,21 +126,57 @@ def _id_list(task: BaseOperator, argument: str, value: Any) -> list[str]:
     return [require_text(task, argument, item) for item in items]
 
 
+class DataflowHandOver(TypedDict, total=False):
+    """What upstream tasks of the same DAG run already read, handed to ``CreateDataflowOperator(hand_over=...)``
+    so that it does not read it again: an optimisation only. Any key may be left out (or resolve to None), and
+    the operator then reads that itself; what it is handed is checked as what it would have read.
+    ``AEPOnboardingTaskGroup`` hands all four over from its upstream tasks' XComs (XComArgs as values)."""
+
+    flow_spec: Mapping[str, Any]
+    """``CreateConnectionOperator(flow_spec_name=...)``'s ``flow_spec`` XCom; used only if it is the spec the
+    dataflow's ``flow_spec_name`` names."""
+    source_connection_spec_ids: str | Sequence[str]
+    """The source connections' connection spec ids, in ``source_connection_ids``' order (the source connection
+    operator's ``connection_spec_id`` XCom)."""
+    target_connection_spec_id: str
+    """The target connection's connection spec id (the target connection operator's ``connection_spec_id``
+    XCom). With both spec ids and a ``name``, the connections are not read."""
+    mapping_version: int | str
+    """The current version of the ``mapping_id`` mapping set (``CreateMappingSetOperator``'s ``version`` XCom),
+    instead of reading it from Data Prep."""
+
+
+HAND_OVER_KEYS = DataflowHandOver.__required_keys__ | DataflowHandOver.__optional_keys__
+
+
 class CreateDataflowOperator(AEPBaseOperator):
     """Create (or reuse) a dataflow from source connection(s) to a target connection.
 
     The flow spec is looked up by name (``CRMToAEP`` for HubSpot and other CRM sources) and must list the
     source's and target's connection specs, so a wrong pairing fails before the POST. CRM flows need the
     ``Copy`` transformation with ``delta_column`` (a timestamp column; see the explore operator's
-    ``delta_column_candidates``); ``mapping_id``/``mapping_version`` add a Data Prep ``Mapping``.
-    ``schedule`` defaults to ``{"frequency": "once"}`` (on-demand runs, see ``TriggerFlowRunOperator``).
+    ``delta_column_candidates``); ``mapping_id`` adds a Data Prep ``Mapping`` of the mapping set's current
+    version. ``schedule`` defaults to ``{"frequency": "once"}`` (on-demand runs, see ``TriggerFlowRunOperator``).
     A dataflow with the same ``name`` is reused if it connects the same connections.
-    What upstream tasks of the same DAG run already read can be handed over instead of read again:
-    ``flow_spec`` (``CreateConnectionOperator(flow_spec_name=...)``'s ``flow_spec`` XCom; it must be the
-    spec named ``flow_spec_name``), ``source_connection_spec_ids``/``target_connection_spec_id`` (the
-    connection operators' ``connection_spec_id`` XComs: with them and a ``name`` the connections are not
-    read) and ``mapping_version`` (``CreateMappingSetOperator``'s ``version`` XCom).
+    ``hand_over`` (a :class:`DataflowHandOver`, optional) saves requests: the flow spec, the connections'
+    specs and the mapping set's version that upstream tasks of the same DAG run already read.
     Returns the flow id and pushes its etag under ``etag`` and its schedule frequency under ``frequency``.
+
+    :param source_connection_ids: one source connection id or a list of them (templated, e.g. a mapped task's
+        XCom).
+    :param target_connection_id: the target connection's id (templated).
+    :param delta_column: the timestamp column of the ``Copy`` transformation: a name or ``{"name",
+        "dateFormat", "timezone"}`` (templated); required for ``CRMToAEP`` flows.
+    :param schedule: ``scheduleParams``: ``frequency`` (``once``, ``minute``, ``hour``, ``day``, ``week``),
+        ``interval``, ``startTime`` (epoch seconds), ``backfill`` (templated); default ``{"frequency": "once"}``.
+    :param name: the dataflow's name (templated), its natural key; default derived from the connections'
+        names.
+    :param description: the dataflow's description (templated); the owner line is appended to it.
+    :param flow_spec_name: the flow spec to look up by name.
+    :param mapping_id: a Data Prep mapping set to apply (templated).
+    :param if_exists: ``"reuse"`` a dataflow with the same name connecting the same connections, or ``"fail"``.
+    :param hand_over: what upstream tasks already read (templated): see :class:`DataflowHandOver`.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = (
@@ -146,14 +186,10 @@ class CreateDataflowOperator(AEPBaseOperator):
         "description",
         "delta_column",
         "mapping_id",
-        "mapping_version",
         "schedule",
-        "flow_spec",
-        "source_connection_spec_ids",
-        "target_connection_spec_id",
+        "hand_over",
     )
     operator_extra_links = (AEPDataflowLink(),)
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -166,24 +202,15 @@ class CreateDataflowOperator(AEPBaseOperator):
         description: str | None = None,
         flow_spec_name: str = CRM_FLOW_SPEC_NAME,
         mapping_id: str | None = None,
-        mapping_version: int | str | None = None,
-        if_exists: str = "reuse",
-        flow_spec: Mapping[str, Any] | None = None,
-        source_connection_spec_ids: str | Sequence[str] | None = None,
-        target_connection_spec_id: str | None = None,
+        if_exists: IfExists = "reuse",
+        hand_over: DataflowHandOver | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
-        if if_exists not in IF_EXISTS_CHOICES:
-            raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
+        require_choice(self, "if_exists", if_exists, IF_EXISTS_CHOICES)
         require_text(self, "flow_spec_name", flow_spec_name)
-        self.flow_spec = flow_spec
-        self.source_connection_spec_ids = source_connection_spec_ids
-        self.target_connection_spec_id = target_connection_spec_id
-        if mapping_version is not None and mapping_id is None:
-            raise AEPInvalidArgumentError(self.task_id, "mapping_version", "needs mapping_id")
         self.source_connection_ids = source_connection_ids
         self.target_connection_id = target_connection_id
         self.delta_column = delta_column
@@ -192,12 +219,30 @@ class CreateDataflowOperator(AEPBaseOperator):
         self.description = description
         self.flow_spec_name = flow_spec_name
         self.mapping_id = mapping_id
-        self.mapping_version = mapping_version
         self.if_exists = if_exists
+        self.hand_over = hand_over
+        if not is_template(hand_over):
+            self._handed_over()
         if not _has_template(schedule):
             validate_schedule(self, schedule)
         if not _has_template(delta_column) and not is_template(mapping_id):
             self._transformations()
+
+    def _handed_over(self) -> DataflowHandOver:
+        """``hand_over`` checked: known keys only, and ``mapping_version`` only with ``mapping_id``."""
+        given = self.hand_over
+        if given is None:
+            return {}
+        if not isinstance(given, Mapping):
+            raise AEPInvalidArgumentError(self.task_id, "hand_over", f"must be a dict, got {given!r}")
+        unknown = sorted(set(given) - HAND_OVER_KEYS)
+        if unknown:
+            raise AEPInvalidArgumentError(
+                self.task_id, "hand_over", f"has unknown keys {unknown}; allowed: {sorted(HAND_OVER_KEYS)}"
+            )
+        if given.get("mapping_version") is not None and self.mapping_id is None:
+            raise AEPInvalidArgumentError(self.task_id, "hand_over", "mapping_version needs mapping_id")
+        return cast(DataflowHandOver, given)
 
     def _transformations(self, mapping_version: int | str | None = None) -> list[dict[str, Any]]:
         delta = validate_delta_column(self, self.delta_column)
@@ -210,7 +255,7 @@ class CreateDataflowOperator(AEPBaseOperator):
             transformations.append({"name": "Copy", "params": {"deltaColumn": delta}})
         if self.mapping_id is not None:
             mapping_id = require_text(self, "mapping_id", self.mapping_id)
-            version = self.mapping_version if self.mapping_version is not None else mapping_version or 0
+            version = mapping_version or 0
             # The CRMToAEP flow spec types mappingVersion as a string (tutorials send both forms).
             params = {"mappingId": mapping_id, "mappingVersion": str(version)}
             transformations.append({"name": "Mapping", "params": params})
@@ -227,23 +272,27 @@ class CreateDataflowOperator(AEPBaseOperator):
                 f"{flow_spec.get('name')!r} does not support ({key}: {allowed})",
             )
 
-    def _flow_spec(self, client: Any) -> Mapping[str, Any]:
+    def _flow_spec(self, client: Any, handed: DataflowHandOver) -> Mapping[str, Any]:
         """The flow spec handed over by an upstream task when it is the one named ``flow_spec_name``."""
-        given = self.flow_spec
+        given = handed.get("flow_spec")
         if isinstance(given, Mapping) and given.get("id") and given.get("name") == self.flow_spec_name:
             return given
         return client.find_flow_spec(self.flow_spec_name)
 
-    def _known_specs(self, source_ids: list[str], target_id: str) -> tuple[list[dict], dict] | None:
+    def _known_specs(
+        self, handed: DataflowHandOver, source_ids: list[str], target_id: str
+    ) -> tuple[list[dict], dict] | None:
         """``({id, connectionSpec}, ...)`` of the connections when upstream tasks handed their specs over."""
-        if self.source_connection_spec_ids is None or self.target_connection_spec_id is None:
+        given_sources, given_target = handed.get("source_connection_spec_ids"), handed.get("target_connection_spec_id")
+        if given_sources is None or given_target is None:
             return None
-        source_specs = _id_list(self, "source_connection_spec_ids", self.source_connection_spec_ids)
+        argument = "hand_over.source_connection_spec_ids"
+        source_specs = _id_list(self, argument, given_sources)
         if len(source_specs) != len(source_ids):
             raise AEPInvalidArgumentError(
-                self.task_id, "source_connection_spec_ids", f"has {len(source_specs)} ids for {len(source_ids)} sources"
+                self.task_id, argument, f"has {len(source_specs)} ids for {len(source_ids)} sources"
             )
-        target_spec = require_text(self, "target_connection_spec_id", self.target_connection_spec_id)
+        target_spec = require_text(self, "hand_over.target_connection_spec_id", given_target)
         sources = [{"id": i, "connectionSpec": {"id": s}} for i, s in zip(source_ids, source_specs, strict=True)]
         return sources, {"id": target_id, "connectionSpec": {"id": target_spec}}
 
@@ -251,11 +300,12 @@ class CreateDataflowOperator(AEPBaseOperator):
         source_ids = _id_list(self, "source_connection_ids", self.source_connection_ids)
         target_id = require_text(self, "target_connection_id", self.target_connection_id)
         schedule = validate_schedule(self, self.schedule)
-        client = self.hook.client
-        transformations = self._transformations(self._current_mapping_version())
+        client = self.hook.flow_service
+        handed = self._handed_over()
+        transformations = self._transformations(self._current_mapping_version(handed))
 
-        flow_spec = self._flow_spec(client)
-        known = self._known_specs(source_ids, target_id) if self.name is not None else None
+        flow_spec = self._flow_spec(client, handed)
+        known = self._known_specs(handed, source_ids, target_id) if self.name is not None else None
         if known is None:  # the default name needs the connections' names, the spec check their specs
             sources = [client.get_resource("sourceConnections", source_id) for source_id in source_ids]
         else:
@@ -284,7 +334,7 @@ class CreateDataflowOperator(AEPBaseOperator):
             "scheduleParams": schedule,
         }
         body["description"] = self.owned(context, self.description)
-        result = client.create_flow(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        result = client.create_flow(body, if_exists=self.if_exists)
         frequency = schedule["frequency"]
         if not result.created:
             flow = result.resource or client.get_flow(result.id)
@@ -297,14 +347,7 @@ class CreateDataflowOperator(AEPBaseOperator):
         context["ti"].xcom_push(key="etag", value=result.etag)
         context["ti"].xcom_push(key="frequency", value=frequency)
         push_created(context, result.created)
-        settings = self.hook.settings
-        AEPDataflowLink.persist(
-            context,
-            org_id=settings.org_id,
-            sandbox=settings.sandbox_name,
-            platform_url=settings.platform_url,
-            id=result.id,
-        )
+        AEPDataflowLink.persist(context, self.hook.settings, result.id)
         return result.id
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
@@ -322,10 +365,12 @@ class CreateDataflowOperator(AEPBaseOperator):
 
     get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
 
-    def _current_mapping_version(self) -> int | str | None:
-        """Without ``mapping_version`` the flow uses the mapping set's current version (read from Data Prep)."""
-        if self.mapping_id is None or self.mapping_version is not None:
+    def _current_mapping_version(self, handed: DataflowHandOver) -> int | str | None:
+        """The mapping set's current version: handed over, or read from Data Prep."""
+        if self.mapping_id is None:
             return None
+        if handed.get("mapping_version") is not None:
+            return handed["mapping_version"]
         mapping_id = require_text(self, "mapping_id", self.mapping_id)
         return self.hook.data_prep.get_mapping_set(mapping_id).get("version", 0)
 
@@ -367,26 +412,17 @@ def _has_template(value: Any) -> bool:
 
 
 class DeleteDataflowOperator(AEPDeleteOperator):
-    """Delete a dataflow (first in a teardown). Returns False if it was already gone."""
+    """Delete a dataflow (first in a teardown). Returns False if it was already gone.
 
-    template_fields: Sequence[str] = ("flow_id", "enabled")
+    :param flow_id: the dataflow's id (templated).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "flows"
     id_argument = "flow_id"
 
-    def __init__(
-        self,
-        *,
-        flow_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(flow_id, missing_ok, owned_only, enabled, aep_conn_id)
-
     def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
         """A run still in progress: another DAG run waits for it (this one's own wait has ended)."""
-        latest = self.hook.client.latest_run(resource_id)
+        latest = self.hook.flow_service.latest_run(resource_id)
         return f"its run {latest.id}, still {latest.status}" if latest and latest.phase == "running" else None

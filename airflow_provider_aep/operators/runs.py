@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_aep.client.models import dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
-from airflow_provider_aep.operators.connections import AEPBaseOperator, is_true, require_text
+from airflow_provider_aep.operators.base import AEPBaseOperator, is_true, require_text
 from airflow_provider_aep.operators.flows import epoch_seconds, validate_delta_column
 
 if TYPE_CHECKING:
@@ -37,6 +37,20 @@ class TriggerFlowRunOperator(AEPBaseOperator):
     ``flow_frequency`` (``create_dataflow.output["frequency"]``, the schedule that task created or verified)
     saves reading the dataflow again to check it is scheduled ``once``.
     Pair it with ``AEPFlowRunSensor(run_id=...)`` to wait for the outcome.
+
+    :param flow_id: the dataflow's id (templated).
+    :param start_time: the run's start, epoch seconds or an aware datetime (templated); default now.
+    :param window_start_time: start of the ingestion window, epoch seconds or an aware datetime (templated).
+    :param window_end_time: end of the ingestion window, epoch seconds or an aware datetime (templated).
+    :param delta_column: the timestamp column (a name or ``{"name", "dateFormat", "timezone"}``), accepted by
+        AEP on a flow's first run only (templated).
+    :param reuse_active_run: return a scheduled or running run that ingests the same window instead of
+        starting another.
+    :param adopt_first_run: true (templated, e.g. ``create_dataflow.output["created"]``) when this DAG run
+        created the dataflow: its ``once`` schedule's own first run is then taken instead of starting another.
+    :param flow_frequency: the dataflow's schedule frequency when an upstream task knows it (templated, e.g.
+        ``create_dataflow.output["frequency"]``), instead of reading the dataflow.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = (
@@ -49,7 +63,6 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         "flow_frequency",
     )
     operator_extra_links = (AEPFlowRunLink(),)
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -121,7 +134,7 @@ class TriggerFlowRunOperator(AEPBaseOperator):
     def execute(self, context: Context) -> str:
         flow_id = require_text(self, "flow_id", self.flow_id)
         params = self.build_params()
-        client = self.hook.client
+        client = self.hook.flow_service
         known = self.flow_frequency if isinstance(self.flow_frequency, str) and self.flow_frequency else None
         frequency = known or dig(client.get_flow(flow_id), "scheduleParams.frequency")
         if frequency is not None and str(frequency).lower() != "once":
@@ -144,13 +157,5 @@ class TriggerFlowRunOperator(AEPBaseOperator):
         else:
             run_id = client.create_run(flow_id, params, known_latest=latest.id if latest else None).id
             self.log.info("Started run %s of flow %s", run_id, flow_id)
-        settings = self.hook.settings
-        AEPFlowRunLink.persist(
-            context,
-            org_id=settings.org_id,
-            sandbox=settings.sandbox_name,
-            platform_url=settings.platform_url,
-            id=run_id,
-            flow_id=flow_id,
-        )
+        AEPFlowRunLink.persist(context, self.hook.settings, run_id, flow_id=flow_id)
         return run_id

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from airflow_provider_aep.client import xdm
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError, AEPResourceMismatchError
 from airflow_provider_aep.links import AEPSchemaLink
-from airflow_provider_aep.operators.connections import (
+from airflow_provider_aep.operators.base import (
     AEPBaseOperator,
     AEPDeleteOperator,
     is_template,
@@ -68,10 +68,16 @@ class CreateFieldGroupOperator(AEPBaseOperator):
     (see ``airflow_provider_aep.client.xdm``). A field group with the same title is reused if it extends
     ``class_id`` and has no field of another type; fields it lacks are added by PATCH.
     Returns the field group ``$id``; pushes ``field_paths`` (column -> XDM path) and ``created``.
+
+    :param table: the ``ExploreConnectionOperator(object_type="table")`` result (templated: its XCom).
+    :param title: the field group's title (templated), its natural key; default ``"<table path> fields"``.
+    :param source: the declared source the table comes from (a level of the fields' path).
+    :param class_id: the XDM class ``$id`` the field group extends (templated); default XDM Individual Profile.
+    :param description: the field group's description (templated); the owner line is appended to it.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = ("table", "title", "description", "class_id")
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -140,11 +146,18 @@ class CreateSchemaOperator(AEPBaseOperator):
     A schema with the same title is reused if it has the same class; field groups it lacks are added, an
     identity descriptor at the same path must have the same namespace and primary flag.
     Returns the schema ``$id``; pushes ``created``.
+
+    :param title: the schema's title (templated), its natural key.
+    :param field_group_ids: the ``$id`` of each field group to include, or one ``$id`` (templated).
+    :param class_id: the XDM class ``$id`` (templated); default XDM Individual Profile.
+    :param description: the schema's description (templated); the owner line is appended to it.
+    :param identity: ``{"path", "namespace", "primary"}`` of an identity descriptor to add (templated).
+    :param enable_profile: add the schema to the Profile union (irreversible; needs a primary identity).
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = ("title", "field_group_ids", "class_id", "description", "identity")
     operator_extra_links = (AEPSchemaLink(),)
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -228,14 +241,7 @@ class CreateSchemaOperator(AEPBaseOperator):
             self.log.info("Schema %s is enabled for Profile (irreversible)", schema_id)
         self.log.info("%s schema %s (%r)", "Created" if created else "Reusing existing", schema_id, title)
         push_created(context, created)
-        settings = self.hook.settings
-        AEPSchemaLink.persist(
-            context,
-            org_id=settings.org_id,
-            sandbox=settings.sandbox_name,
-            platform_url=settings.platform_url,
-            id=quote(schema_id, safe=""),
-        )
+        AEPSchemaLink.persist(context, self.hook.settings, quote(schema_id, safe=""))
         return schema_id
 
     def _complete_reused(
@@ -309,42 +315,24 @@ class _DeleteRegistryResourceOperator(AEPDeleteOperator):
 
 
 class DeleteSchemaOperator(_DeleteRegistryResourceOperator):
-    """Delete an XDM schema (after the datasets using it). Returns False if it was already gone."""
+    """Delete an XDM schema (after the datasets using it). Returns False if it was already gone.
 
-    template_fields: Sequence[str] = ("schema_id", "enabled")
+    :param schema_id: the schema's ``$id`` (templated).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "schemas"
     id_argument = "schema_id"
 
-    def __init__(
-        self,
-        *,
-        schema_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(schema_id, missing_ok, owned_only, enabled, aep_conn_id)
-
 
 class DeleteFieldGroupOperator(_DeleteRegistryResourceOperator):
-    """Delete a custom field group (after the schemas using it). Returns False if it was already gone."""
+    """Delete a custom field group (after the schemas using it). Returns False if it was already gone.
 
-    template_fields: Sequence[str] = ("field_group_id", "enabled")
+    :param field_group_id: the field group's ``$id`` (templated).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "fieldgroups"
     id_argument = "field_group_id"
-
-    def __init__(
-        self,
-        *,
-        field_group_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(field_group_id, missing_ok, owned_only, enabled, aep_conn_id)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from airflow_provider_aep.client.models import dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
-from airflow_provider_aep.operators.connections import (
+from airflow_provider_aep.operators.base import (
     IF_EXISTS_CHOICES,
     AEPBaseOperator,
     AEPDeleteOperator,
+    IfExists,
     is_template,
     push_created,
+    require_choice,
     require_text,
     verify_reused,
 )
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_aep.lineage import SourceTable
 
-DATA_FORMATS = ("tabular", "delimited", "json", "parquet")
+#: ``data.format`` of a source connection.
+DataFormat = Literal["tabular", "delimited", "json", "parquet"]
+DATA_FORMATS: tuple[DataFormat, ...] = get_args(DataFormat)
 
 
 def default_source_name(base_connection_name: str, table_path: str) -> str:
@@ -47,6 +51,19 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
     connection spec, as that task created or verified it) saves reading the base connection again in every
     mapped table; it is used only when its id is ``base_connection_id``. Returns the source connection id
     and pushes its etag under ``etag`` and its connection spec id under ``connection_spec_id``.
+
+    :param base_connection_id: the base connection's id (templated).
+    :param table_path: the table's path, e.g. ``Hubspot.Contacts`` (templated); default ``table``'s path.
+    :param table: the ``ExploreConnectionOperator(object_type="table")`` result (templated), for its path and
+        columns.
+    :param name: the source connection's name (templated), its natural key; default
+        ``"<base connection name>: <table path>"``.
+    :param description: the source connection's description (templated); the owner line is appended to it.
+    :param data_format: ``data.format``: ``"tabular"`` for CRM sources.
+    :param if_exists: ``"reuse"`` a source connection with the same name, or ``"fail"``.
+    :param base_connection: the base connection as an upstream task pushed it (templated, e.g.
+        ``create_base_connection.output["connection"]``), instead of reading it.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = (
@@ -57,7 +74,6 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         "description",
         "base_connection",
     )
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -67,18 +83,16 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
         table: Mapping[str, Any] | None = None,
         name: str | None = None,
         description: str | None = None,
-        data_format: str = "tabular",
-        if_exists: str = "reuse",
+        data_format: DataFormat = "tabular",
+        if_exists: IfExists = "reuse",
         base_connection: Mapping[str, Any] | None = None,
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
-        if data_format not in DATA_FORMATS:
-            raise AEPInvalidArgumentError(self.task_id, "data_format", f"must be one of {DATA_FORMATS}")
-        if if_exists not in IF_EXISTS_CHOICES:
-            raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
+        require_choice(self, "data_format", data_format, DATA_FORMATS)
+        require_choice(self, "if_exists", if_exists, IF_EXISTS_CHOICES)
         if table_path is None and table is None:
             raise AEPInvalidArgumentError(self.task_id, "table_path", "or table is required")
         if table_path is not None and not is_template(table_path):
@@ -106,7 +120,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
             raise AEPInvalidArgumentError(self.task_id, "table", f"must be an explore-table result, got {self.table!r}")
         path = self.table_path if self.table_path is not None else (table or {}).get("path")
         table_path = require_text(self, "table_path", path)
-        client = self.hook.client
+        client = self.hook.flow_service
         base = self._base_connection(client, base_id)
         spec = dig(base, "connectionSpec")
         if not isinstance(spec, dict) or not spec.get("id"):
@@ -132,7 +146,7 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
             "connectionSpec": {"id": spec["id"], "version": spec.get("version") or "1.0"},
         }
         body["description"] = self.owned(context, self.description)
-        result = client.create_source_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        result = client.create_source_connection(body, if_exists=self.if_exists)
         if not result.created:
             existing = result.resource or client.get_resource("sourceConnections", result.id)
             table_key = f"params.{kind.table_param if kind else 'path'}"
@@ -166,21 +180,12 @@ class CreateSourceConnectionOperator(AEPBaseOperator):
 
 
 class DeleteSourceConnectionOperator(AEPDeleteOperator):
-    """Delete a source connection (after the dataflows using it). Returns False if it was already gone."""
+    """Delete a source connection (after the dataflows using it). Returns False if it was already gone.
 
-    template_fields: Sequence[str] = ("source_connection_id", "enabled")
+    :param source_connection_id: the source connection's id (templated).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "sourceConnections"
     id_argument = "source_connection_id"
-
-    def __init__(
-        self,
-        *,
-        source_connection_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(source_connection_id, missing_ok, owned_only, enabled, aep_conn_id)

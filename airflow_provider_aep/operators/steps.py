@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 
 
 class OnboardingStep(BaseOperator):
-    """Calls ``step(**arguments)`` and returns its result (build one with :meth:`make`)."""
+    """Calls ``step(**arguments)`` and returns its result (build one with :meth:`make`).
+
+    :param step: the callable (set by :meth:`make`, not a constructor argument).
+    :param arguments: its keyword arguments (templated; set by :meth:`make`).
+    """
 
     template_fields: Sequence[str] = ("arguments",)
     ui_color = "#ffefeb"  # as a @task's
@@ -35,7 +39,14 @@ class OnboardingStep(BaseOperator):
     def make(
         cls, task_id: str, step: Callable[..., Any], arguments: Mapping[str, Any], **kwargs: Any
     ) -> OnboardingStep:
-        """The step as a task (``kwargs`` are ``BaseOperator``'s: ``multiple_outputs``, ``trigger_rule``, ...)."""
+        """The step as a task.
+
+        :param task_id: the task's id.
+        :param step: the callable; its docstring becomes the task's ``doc_md``.
+        :param arguments: its keyword arguments: values, Jinja strings or XComArgs (which become upstream
+            dependencies).
+        :param kwargs: ``BaseOperator``'s arguments: ``multiple_outputs``, ``trigger_rule``, ...
+        """
         if step.__doc__ and "doc_md" not in kwargs:
             kwargs["doc_md"] = step.__doc__
         task = cls(task_id=task_id, **kwargs)

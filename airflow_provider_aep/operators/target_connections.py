@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.models import DATA_LAKE_CONNECTION_SPEC_ID, dig
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
-from airflow_provider_aep.operators.connections import (
+from airflow_provider_aep.operators.base import (
     IF_EXISTS_CHOICES,
     AEPBaseOperator,
     AEPDeleteOperator,
+    IfExists,
     is_template,
     push_created,
+    require_choice,
     require_text,
     verify_reused,
 )
@@ -58,10 +60,19 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
     Data Lake connection spec ``c604ff05-7f1a-43c0-8e18-33bf874cb11c`` is fixed. ``data_format`` is left
     out by default, as in Adobe's HubSpot tutorial; set it (e.g. ``"parquet_xdm"``) if your org needs it.
     An existing target connection with the same ``name`` is reused. Returns the target connection id.
+
+    :param dataset_id: the Catalog dataset id (templated; an ``@/dataSets/<id>`` reference is accepted).
+    :param schema_id: the dataset's XDM schema ``$id`` (templated).
+    :param schema_version: the schema's content type and version (templated).
+    :param name: the target connection's name (templated), its natural key; default
+        ``"Data Lake dataset <dataset_id>"``.
+    :param description: the target connection's description (templated); the owner line is appended to it.
+    :param data_format: ``data.format``, e.g. ``"parquet_xdm"``; left out by default.
+    :param if_exists: ``"reuse"`` a target connection with the same name, or ``"fail"``.
+    :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
     template_fields: Sequence[str] = ("dataset_id", "schema_id", "schema_version", "name", "description")
-    ui_color = "#fa0f00"
 
     def __init__(
         self,
@@ -72,14 +83,13 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
         name: str | None = None,
         description: str | None = None,
         data_format: str | None = None,
-        if_exists: str = "reuse",
+        if_exists: IfExists = "reuse",
         aep_conn_id: str = "aep_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aep_conn_id = aep_conn_id
-        if if_exists not in IF_EXISTS_CHOICES:
-            raise AEPInvalidArgumentError(self.task_id, "if_exists", f"must be one of {IF_EXISTS_CHOICES}")
+        require_choice(self, "if_exists", if_exists, IF_EXISTS_CHOICES)
         if data_format is not None:
             require_text(self, "data_format", data_format)
         if not is_template(dataset_id):
@@ -118,8 +128,8 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
         body["description"] = self.owned(context, body.get("description"))
-        client = self.hook.client
-        result = client.create_target_connection(body, if_exists=self.if_exists)  # type: ignore[arg-type]
+        client = self.hook.flow_service
+        result = client.create_target_connection(body, if_exists=self.if_exists)
         if not result.created:
             existing = result.resource or client.get_resource("targetConnections", result.id)
             asked = {
@@ -138,21 +148,12 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
 
 
 class DeleteTargetConnectionOperator(AEPDeleteOperator):
-    """Delete a target connection (after the dataflows using it). Returns False if it was already gone."""
+    """Delete a target connection (after the dataflows using it). Returns False if it was already gone.
 
-    template_fields: Sequence[str] = ("target_connection_id", "enabled")
+    :param target_connection_id: the target connection's id (templated).
+    :param missing_ok: see :class:`~airflow_provider_aep.operators.base.AEPDeleteOperator`, like
+        ``owned_only``, ``enabled`` and ``aep_conn_id``.
+    """
+
     collection = "targetConnections"
     id_argument = "target_connection_id"
-
-    def __init__(
-        self,
-        *,
-        target_connection_id: str,
-        missing_ok: bool = True,
-        owned_only: bool = True,
-        enabled: Any = True,
-        aep_conn_id: str = "aep_default",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self._set_delete_arguments(target_connection_id, missing_ok, owned_only, enabled, aep_conn_id)

@@ -6,14 +6,19 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import Asset, AssetAlias, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
-from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, run_not_before, run_verdict
+from airflow_provider_aep.client.models import (
+    FAILED_RECORDS_POLICIES,
+    FailedRecordsPolicy,
+    run_not_before,
+    run_verdict,
+)
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
 from airflow_provider_aep.links import AEPFlowRunLink
 
@@ -55,6 +60,20 @@ class AEPFlowRunSensor(BaseSensorOperator):
     A partial run (failed records) emits when ``failed_records_policy`` accepts it (``warn``/``ignore``),
     with ``records_failed`` and the error codes in the extra; under ``fail`` the task fails and emits
     nothing, like any failed run.
+
+    :param flow_id: the dataflow whose newest run to wait for (templated); with ``run_id``, the flow the run
+        must belong to.
+    :param run_id: the run to wait for (templated), e.g. ``TriggerFlowRunOperator``'s XCom.
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param failed_records_policy: what a successful run with failed records is: ``ignore`` (success),
+        ``warn`` (success, logged as a warning) or ``fail`` (the task fails).
+    :param not_before: flow-id mode only: runs created before this (epoch seconds or an aware datetime;
+        templated) are ignored. Default: the DAG run's data interval start, else its logical date, else
+        when it was triggered.
+    :param asset_alias: the name of an ``AssetAlias`` to emit one asset event through per dataset the run's
+        flow writes; added to ``outlets`` for you.
+    :param deferrable: wait in the triggerer (:class:`~airflow_provider_aep.triggers.runs.AEPFlowRunTrigger`)
+        instead of a worker slot (default: ``[operators] default_deferrable``).
     """
 
     template_fields: Sequence[str] = ("flow_id", "run_id", "not_before")
@@ -67,7 +86,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
         flow_id: str | None = None,
         run_id: str | None = None,
         aep_conn_id: str = "aep_default",
-        failed_records_policy: str = "warn",
+        failed_records_policy: FailedRecordsPolicy = "warn",
         not_before: Any = None,
         asset_alias: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -138,7 +157,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
 
     def fetch_run(self, not_before: float | None = None) -> FlowRun | None:
         flow_id, run_id = self._ids()
-        client = self.hook.client
+        client = self.hook.flow_service
         if run_id:
             run = client.get_run(run_id)
             if flow_id and run.flow_id and run.flow_id != flow_id:
@@ -157,18 +176,12 @@ class AEPFlowRunSensor(BaseSensorOperator):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(context, phase, run.to_dict(), message))
 
-    def _finish(self, context: Context, phase: str, summary: dict[str, Any], message: str) -> dict[str, Any]:
+    def _finish(
+        self, context: Context, phase: Literal["success", "failed"], summary: dict[str, Any], message: str
+    ) -> dict[str, Any]:
         """Persist the run link, then return the summary or raise for a failed run."""
         self._lineage_run = summary  # for get_openlineage_facets_on_*: set in the worker that ends the task
-        settings = self.hook.settings
-        AEPFlowRunLink.persist(
-            context,
-            org_id=settings.org_id,
-            sandbox=settings.sandbox_name,
-            platform_url=settings.platform_url,
-            id=summary["id"],
-            flow_id=summary.get("flow_id"),
-        )
+        AEPFlowRunLink.persist(context, self.hook.settings, summary["id"], flow_id=summary.get("flow_id"))
         if phase == "failed":
             raise AEPFlowRunFailedError(f"AEP dataflow {message}", summary)
         if summary.get("failed_records") and self.failed_records_policy == "warn":
@@ -257,7 +270,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
             raise AirflowException(
                 f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is unknown"
             )
-        datasets = self.hook.client.flow_target_datasets(flow_id)
+        datasets = self.hook.flow_service.flow_target_datasets(flow_id)
         found = {target: dataset for target, dataset in datasets.items() if dataset}
         if not found:
             raise AirflowException(

@@ -2,7 +2,7 @@
 
 A :class:`SourceKind` says which Flow Service connection spec and auth spec the source uses, which Airflow
 connection type (and which of its fields) supplies each ``auth.params`` value, how a table is addressed in
-a source connection's ``params``, the delta column its dataflows usually take, and the object its XDM
+a source connection's ``params``, the flow spec and delta column its dataflows take, and the object its XDM
 fields live under. Operators, hooks, the connection forms and the onboarding task group read these
 declarations; nothing else in the provider knows about HubSpot or Salesforce. Adding a source means adding
 one declaration (see ``docs/sources.md``). No Airflow imports: ``get_provider_info`` reads the registry.
@@ -10,30 +10,46 @@ one declaration (see ``docs/sources.md``). No Airflow imports: ``get_provider_in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from airflow_provider_aep.client.models import CRM_FLOW_SPEC_NAME
 from airflow_provider_aep.forms import boolean_field, string_field
 
-STANDARD_FIELDS = ("host", "schema", "login", "password", "port")
+StandardField = Literal["host", "schema", "login", "password", "port"]
+STANDARD_FIELDS: tuple[StandardField, ...] = ("host", "schema", "login", "password", "port")
 """Airflow's own connection fields; every other field of a source is an ``extra``."""
+
+FieldKind = Literal["string", "boolean"]
+"""How an extra is entered in the connection form (standard fields are always strings)."""
+
+TableParam = Literal["path", "tableName"]
+"""The source connection ``params`` key naming the table: Adobe's table sources use one of these two."""
 
 
 @dataclass(frozen=True)
 class AuthParam:
-    """One ``auth.params`` value and the Airflow connection field it is read from."""
+    """One ``auth.params`` value of a base connection and the Airflow connection field it is read from.
+
+    :param param: The key in ``auth.params`` (``clientSecret``).
+    :param field: A standard field (``login``, ``password``, ``host``, ...) or the key of an extra
+        (``access_token``), which then gets its own input in the connection form.
+    :param label: The field's label in the connection form.
+    :param description: The field's help text in the connection form.
+    :param secret: Masked in logs and entered as a password; never in XCom or rendered fields.
+    :param required: An empty value fails before any request, naming the field.
+    :param kind: ``string`` or ``boolean`` (extras only).
+    :param default: The form's default for an extra.
+    """
 
     param: str
-    """The key in ``auth.params`` (``clientSecret``)."""
     field: str
-    """A standard field (``login``, ``password``, ``host``) or an extra's key (``access_token``)."""
     label: str
     description: str
     secret: bool = False
     required: bool = True
-    kind: str = "string"
-    """``string`` or ``boolean`` (extras only)."""
+    kind: FieldKind = "string"
     default: Any = None
 
     @property
@@ -43,42 +59,55 @@ class AuthParam:
 
 @dataclass(frozen=True)
 class SourceKind:
-    """Everything the provider needs to onboard tables of one source."""
+    """Everything the provider needs to onboard tables of one source.
+
+    :param name: Short key used by operators and the task group: ``source="hubspot"``.
+    :param title: The source's name in forms and messages (``Salesforce``); the generated hook class is named
+        after it (``AEP<Title>Hook``).
+    :param connection_spec_id: The Flow Service connection spec of the source.
+    :param auth_spec_name: The auth spec of that connection spec the base connection uses.
+    :param conn_type: The Airflow connection type holding the source's credentials.
+    :param default_conn_id: The Airflow connection id used when none is given.
+    :param auth_params: Each ``auth.params`` value and the connection field it comes from.
+    :param docs: Where Adobe documents the connection spec and auth spec (a path in
+        AdobeDocs/experience-platform.en).
+    :param table_param: The source connection ``params`` key that names the table (``path`` for HubSpot,
+        ``tableName`` for CRM sources).
+    :param send_columns: Whether the source connection must list the table's columns (``params.columns``,
+        CRM sources).
+    :param delta_column: The timestamp column dataflows copy incrementally by, unless the DAG names another.
+    :param flow_spec_name: The flow spec of the source's dataflows (``CRMToAEP`` for CRM and marketing
+        automation sources); looked up by name once per DAG run.
+    :param xdm_namespace: The object under ``_{TENANT_ID}`` holding this source's fields (default: ``name``).
+    :param placeholders: Placeholder text of the standard fields in the connection form.
+    :param hook_class: Dotted path of the hook class of the connection form; default: generated in
+        ``hooks.sources``.
+    """
 
     name: str
-    """Short key used by operators and the task group: ``source="hubspot"``."""
     title: str
     connection_spec_id: str
     auth_spec_name: str
     conn_type: str
-    """The Airflow connection type holding the source's credentials."""
     default_conn_id: str
     auth_params: tuple[AuthParam, ...]
     docs: str
-    """Where Adobe documents the connection spec and auth spec (a path in AdobeDocs/experience-platform.en)."""
-    table_param: str = "path"
-    """The source connection ``params`` key that names the table (``path`` for HubSpot, ``tableName`` for CRM)."""
+    table_param: TableParam = "path"
     send_columns: bool = False
-    """Whether the source connection must list the table's columns (``params.columns``, CRM sources)."""
     delta_column: str = "Updated_At"
+    flow_spec_name: str = CRM_FLOW_SPEC_NAME
     xdm_namespace: str = ""
-    """The object under ``_{TENANT_ID}`` holding this source's fields (default: ``name``)."""
-    hook_name: str = ""
     placeholders: Mapping[str, str] = field(default_factory=dict)
     hook_class: str = ""
-    """Dotted path of the hook class of the connection form; default: generated in ``hooks.sources``."""
 
     @property
     def namespace(self) -> str:
+        """The object under ``_{TENANT_ID}`` holding this source's XDM fields."""
         return self.xdm_namespace or self.name
 
     @property
     def hook_class_name(self) -> str:
         return self.hook_class or f"airflow_provider_aep.hooks.sources.{hook_class_name(self)}"
-
-    @property
-    def secret_params(self) -> frozenset[str]:
-        return frozenset(p.param for p in self.auth_params if p.secret)
 
     def source_params(self, table_path: str, columns: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
         """The source connection's ``params`` for one table."""
@@ -112,7 +141,7 @@ class SourceKind:
         return {
             "connection-type": self.conn_type,
             "hook-class-name": self.hook_class_name,
-            "hook-name": self.hook_name or f"{self.title} (for AEP sources)",
+            "hook-name": f"{self.title} (for AEP sources)",
             "ui-field-behaviour": behaviour,
             "conn-fields": extras,
         }
@@ -133,10 +162,12 @@ def register(kind: SourceKind) -> SourceKind:
 
 
 def unregister(name: str) -> None:
+    """Remove the declaration named ``name`` (a test's, when it ends); an unknown name is ignored."""
     _REGISTRY.pop(name, None)
 
 
-def sources() -> Iterable[SourceKind]:
+def sources() -> tuple[SourceKind, ...]:
+    """Every declared source."""
     _load_builtin()
     return tuple(_REGISTRY.values())
 

@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_aep.assets import normalize_dataset_id, run_event_extra
-from airflow_provider_aep.client.errors import AEPResponseError, Redactor
+from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import property_filter
-from airflow_provider_aep.client.models import FlowRun, dig
+from airflow_provider_aep.client.models import FlowRun
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
@@ -72,7 +72,6 @@ STALE_PENDING_MS = 24 * 3600 * 1000
 """A run still unfinished this long after the newest run was created no longer holds the watermark down (a
 stuck run would otherwise make every poll list everything since); if it ever finishes it is not announced."""
 MAX_BACKOFF = 600.0
-PAGE_SIZE = 100
 MAX_PAGES = 50
 
 _MEMORY: dict[str, dict[str, Any]] = {}
@@ -131,10 +130,17 @@ def _summary(run: FlowRun) -> dict[str, Any]:
 class AEPDataflowRunEventTrigger(BaseEventTrigger):
     """Yield one event per newly finished run of ``flow_id``, or of every flow writing to ``dataset_id``.
 
-    ``include_failed=False`` announces successful runs only (partial runs, success with failed records,
-    count as successful: read ``records_failed``). ``not_before`` (epoch seconds) sets the starting point
-    when no cursor is stored; by default the watcher starts from the runs finished when it first starts.
     See the module docstring for the cursor and the Airflow-version fallback.
+
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param flow_id: the dataflow whose runs to announce (exactly one of ``flow_id`` and ``dataset_id``).
+    :param dataset_id: announce the runs of every dataflow writing to this dataset (its Catalog id, 24 hex
+        digits).
+    :param poll_interval: seconds between polls; after a failed poll the wait doubles, up to ``MAX_BACKOFF``.
+    :param include_failed: False announces successful runs only (partial runs, success with failed records,
+        count as successful: read ``records_failed``).
+    :param not_before: where to start when no cursor is stored (epoch seconds): every run created since then
+        is announced. By default the watcher starts from the runs finished when it first starts.
     """
 
     def __init__(
@@ -209,13 +215,13 @@ class AEPDataflowRunEventTrigger(BaseEventTrigger):
         if self.flow_id:
             return {self.flow_id: None}
         assert self.dataset_id is not None
-        connections = await self._list(
-            client, "targetConnections", [property_filter("params.dataSetId", self.dataset_id)]
-        )
+        dataset_filter = [property_filter("params.dataSetId", self.dataset_id)]
+        connections = await client.list_resources("targetConnections", filters=dataset_filter, max_pages=MAX_PAGES)
         target_ids = [str(c["id"]) for c in connections if isinstance(c, Mapping) and c.get("id")]
         if not target_ids:
             return {}
-        flows = await self._list(client, "flows", ["targetConnectionIds[]==" + ",".join(target_ids)])
+        target_filter = ["targetConnectionIds[]==" + ",".join(target_ids)]
+        flows = await client.list_resources("flows", filters=target_filter, max_pages=MAX_PAGES)
         found: dict[str, str | None] = {}
         for flow in flows:
             if not isinstance(flow, Mapping) or not flow.get("id"):
@@ -225,38 +231,12 @@ class AEPDataflowRunEventTrigger(BaseEventTrigger):
                 found[str(flow["id"])] = targets[0]
         return found
 
-    async def _list(
-        self,
-        client: AsyncFlowServiceClient,
-        collection: str,
-        filters: list[str],
-        *,
-        orderby: str | None = None,
-        max_pages: int = MAX_PAGES,
-    ) -> list[Any]:
-        params: dict[str, Any] = {"property": filters, "limit": PAGE_SIZE}
-        if orderby:
-            params["orderby"] = orderby
-        path, items, seen = f"/{collection}", [], set()
-        for _ in range(max_pages):
-            resp = await client.request("GET", path, params=params)
-            body = client._json(resp)
-            if not isinstance(body, Mapping) or not isinstance(body.get("items"), list):
-                raise AEPResponseError("expected a list envelope with 'items'", method="GET", url=path, status=200)
-            items.extend(body["items"])
-            href = dig(body, "_links.next.href")
-            if not isinstance(href, str) or not href or not body["items"] or href in seen:
-                break
-            seen.add(href)
-            path, params = href, {}
-        return items
-
     async def _runs(self, client: AsyncFlowServiceClient, flows: Iterable[str], since_ms: int) -> list[FlowRun]:
         flow_ids = sorted(set(flows))
         if not flow_ids:
             return []
         filters = ["flowId==" + ",".join(flow_ids), f"createdAt>={max(since_ms, 0)}"]
-        items = await self._list(client, "runs", filters, orderby="createdAt")
+        items = await client.list_resources("runs", filters=filters, orderby="createdAt", max_pages=MAX_PAGES)
         runs = [FlowRun.from_api(item, url="/runs") for item in items]
         floor = None if self.not_before is None else self.not_before * 1000  # never announce runs before it
         # the server filter is not trusted
@@ -269,7 +249,8 @@ class AEPDataflowRunEventTrigger(BaseEventTrigger):
         runs: list[FlowRun] = []
         if flow_ids:
             filters = ["flowId==" + ",".join(flow_ids)]
-            items = await self._list(client, "runs", filters, orderby="-createdAt", max_pages=1)  # the newest page
+            # The newest page only: the runs finished by now count as seen.
+            items = await client.list_resources("runs", filters=filters, orderby="-createdAt", max_pages=1)
             runs = [r for r in (FlowRun.from_api(i, url="/runs") for i in items) if r.flow_id in flow_ids]
         cursor = RunCursor(seen={r.id for r in runs if r.phase != "running"})
         cursor.advance(runs)

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_aep.client.errors import Redactor
-from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FlowRun, run_not_before, run_verdict
+from airflow_provider_aep.client.models import (
+    FAILED_RECORDS_POLICIES,
+    FailedRecordsPolicy,
+    FlowRun,
+    run_not_before,
+    run_verdict,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
@@ -86,8 +92,16 @@ class AEPFlowRunTrigger(BaseTrigger):
     """Poll a run (``run_id``) or the newest run of a flow (``flow_id``) until it is terminal.
 
     Yields exactly one event ``{"status": "success"|"failed"|"timeout"|"error", "run": summary|None,
-    "message": str}``. ``deadline`` is an epoch timestamp (seconds); ``None`` waits forever. In flow-id
-    mode runs created before ``not_before`` (epoch seconds) are ignored.
+    "message": str}`` (:func:`run_event`).
+
+    :param aep_conn_id: the ``adobe_experience_platform`` connection.
+    :param flow_id: the dataflow whose newest run to wait for; with ``run_id``, the flow the run must belong to.
+    :param run_id: the run to wait for.
+    :param poll_interval: seconds between polls (the first is 0.5-1x as long, at random).
+    :param deadline: when to give up with a ``timeout`` event (epoch seconds); None waits forever.
+    :param failed_records_policy: what a successful run with failed records is: ``ignore`` or ``warn``
+        (a ``success`` event) or ``fail`` (a ``failed`` event).
+    :param not_before: flow-id mode only: runs created before this (epoch seconds) are ignored.
     """
 
     def __init__(
@@ -98,7 +112,7 @@ class AEPFlowRunTrigger(BaseTrigger):
         run_id: str | None = None,
         poll_interval: float = 60.0,
         deadline: float | None = None,
-        failed_records_policy: str = "warn",
+        failed_records_policy: FailedRecordsPolicy = "warn",
         not_before: float | None = None,
     ) -> None:
         super().__init__()

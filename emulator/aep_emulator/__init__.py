@@ -1,4 +1,4 @@
-"""Local emulator of Adobe IMS and the AEP Flow Service API, for tests and demos.
+"""Local emulator of Adobe IMS and AEP (Flow Service, Schema Registry, Catalog, Data Prep), for tests and demos.
 
 Importing this package is cheap: names are resolved lazily so that uvicorn and the app are only
 imported when an emulator is actually started.
@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .app import EmulatorApp, create_app
-    from .config import EmulatorConfig
-    from .control import EmulatorControl, EmulatorControlError
+    from .core.config import EmulatorConfig
+    from .core.control import EmulatorControl, EmulatorControlError
+    from .flow_service.sources import EmulatedSource, register_source, unregister_source
     from .server import (
         EmulatorHandle,
         SubprocessEmulator,
@@ -26,12 +27,11 @@ if TYPE_CHECKING:
         run_emulator,
         run_emulator_subprocess,
     )
-    from .sources import EmulatedSource, register_source, unregister_source
 
 _EXPORTS = {
-    "EmulatorConfig": "config",
-    "EmulatorControl": "control",
-    "EmulatorControlError": "control",
+    "EmulatorConfig": "core.config",
+    "EmulatorControl": "core.control",
+    "EmulatorControlError": "core.control",
     "EmulatorHandle": "server",
     "ThreadedEmulator": "server",
     "SubprocessEmulator": "server",
@@ -39,9 +39,9 @@ _EXPORTS = {
     "run_emulator_subprocess": "server",
     "EmulatorApp": "app",
     "create_app": "app",
-    "EmulatedSource": "sources",
-    "register_source": "sources",
-    "unregister_source": "sources",
+    "EmulatedSource": "flow_service.sources",
+    "register_source": "flow_service.sources",
+    "unregister_source": "flow_service.sources",
 }
 
 __all__ = [

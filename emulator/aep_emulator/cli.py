@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .access import TOKEN_ENV, TOKEN_HEADER, host_warning
-from .config import RUN_OUTCOMES, EmulatorConfig
+from .core.access import TOKEN_ENV, TOKEN_HEADER, host_warning
+from .core.config import RUN_OUTCOMES, EmulatorConfig
 from .server import LISTENING_PREFIX
 
 

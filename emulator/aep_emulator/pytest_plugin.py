@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from .config import EmulatorConfig
+from .core.config import EmulatorConfig
 from .server import ThreadedEmulator, run_emulator
 
 

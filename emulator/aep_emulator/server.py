@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .config import EmulatorConfig
-from .control import EmulatorControl
+from .core.config import EmulatorConfig
+from .core.control import EmulatorControl
 
 LISTENING_PREFIX = "AEP emulator listening on "
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from . import specs
+from .flow_service import specs
 
 HUBSPOT = specs.HUBSPOT_SPEC_ID
 DATA_LAKE = specs.DATA_LAKE_SPEC_ID

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from aep_emulator.testing import ORG, FlowClient, fetch_token
 
 

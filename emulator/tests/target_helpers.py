@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import requests
-
 from aep_emulator.testing import CRM_TO_AEP, DATA_LAKE, FlowClient
 
 SR = "/data/foundation/schemaregistry"

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft7Validator
-
 from aep_emulator.testing import ORG
+from jsonschema import Draft7Validator
 from target_helpers import (
+    SR,
     XED,
     batch_id_of,
+    call,
     catalog,
     contact_mappings,
     finished_run,
@@ -82,6 +83,37 @@ def test_create_without_request_data_source_and_with_legacy_schema_string(fs, sc
     assert response.status_code == 201, response.text
     _, doc = one(catalog(fs, "GET", response.json()[0][1:]))
     assert doc["schemaRef"]["id"] == schema_id and "schema" not in doc and "dataSourceId" not in doc
+
+
+def test_datasets_carry_the_classification_the_spec_requires(fs, schema_id):
+    """``classification{dataBehavior, managedBy}`` is required in the spec's dataSetResponse; aepp's
+    ``Catalog.getDataSets`` reads it from every dataset. The behaviour is the schema class's."""
+    event_schema = call(
+        fs,
+        "POST",
+        SR,
+        "/tenant/schemas",
+        json={
+            "title": "Web events",
+            "description": "Events",
+            "type": "object",
+            "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/experienceevent"}],
+        },
+        headers={"Accept": "application/json"},
+    )
+    assert event_schema.status_code == 201, event_schema.text
+    body = {"name": "classified", "schemaRef": {"id": schema_id}, "classification": {"managedBy": "SYSTEM"}}
+    record_id = catalog(fs, "POST", "/dataSets", json=body).json()[0].removeprefix("@/dataSets/")
+    events = {"name": "events", "schemaRef": {"id": event_schema.json()["$id"]}}
+    events_id = catalog(fs, "POST", "/dataSets", json=events).json()[0].removeprefix("@/dataSets/")
+    listed = catalog(fs, "GET", "/dataSets").json()
+    assert listed[record_id]["classification"] == {"dataBehavior": "record", "managedBy": "CUSTOMER"}
+    assert listed[events_id]["classification"] == {"dataBehavior": "time-series", "managedBy": "CUSTOMER"}
+    _, doc = one(catalog(fs, "GET", f"/dataSets/{record_id}", params={"properties": "classification"}))
+    assert doc == {"classification": {"dataBehavior": "record", "managedBy": "CUSTOMER"}}
+    patch = [{"op": "replace", "path": "/classification/managedBy", "value": "SYSTEM"}]
+    refused = catalog(fs, "PATCH", f"/dataSets/{record_id}", json=patch, headers=PATCH_JSON)
+    assert "read-only" in generic_error(refused, 400)
 
 
 def test_schema_may_be_named_by_alt_id(fs, schema_id):

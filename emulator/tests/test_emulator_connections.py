@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from aep_emulator.testing import DATA_LAKE, HUBSPOT, HUBSPOT_AUTH, S3, flow_error_code
 
 ETAG = re.compile(r'^"[0-9a-f]{8}-0000-0200-0000-[0-9a-f]{12}"$')

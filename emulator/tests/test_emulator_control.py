@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from aep_emulator import EmulatorConfig, EmulatorControl, EmulatorControlError
-from aep_emulator.state import COLLECTIONS
-
+from aep_emulator.app import COLLECTIONS
 from aep_emulator.testing import FS, HUBSPOT_AUTH, ORG
 
 PACKAGE = Path(__file__).resolve().parents[2] / "airflow_provider_aep" / "emulator"

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import pytest
-
 from aep_emulator import schema_registry
-
 from aep_emulator.testing import (
     CATALOG,
     DATA_PREP,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from aep_emulator.testing import HUBSPOT, S3, flow_error_code
 
 

@@ -7,15 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from aep_emulator import EmulatorControlError
+from aep_emulator.testing import CLIENT_ID, FS, HUBSPOT, HUBSPOT_AUTH, ORG, FlowClient, fetch_token, flow_error_code
 
 from airflow_provider_aep.client.auth import TokenCache
 from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.flow_service import FlowServiceClient
 from airflow_provider_aep.client.http import RetryPolicy
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
-from aep_emulator import EmulatorControlError
-
-from aep_emulator.testing import CLIENT_ID, FS, HUBSPOT, HUBSPOT_AUTH, ORG, FlowClient, fetch_token, flow_error_code
 
 CONNECTIONS = f"{FS}/connections"
 BODY = {"name": "faulty", "auth": HUBSPOT_AUTH, "connectionSpec": {"id": HUBSPOT}}

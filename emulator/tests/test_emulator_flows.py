@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from aep_emulator.testing import CRM_TO_AEP, DATA_LAKE, HUBSPOT, S3, flow_error_code, make_mapping_set
 
 

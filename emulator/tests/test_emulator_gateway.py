@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from aep_emulator.testing import FS, flow_error_code
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-
 from aep_emulator.testing import CLIENT_ID, FlowClient, fetch_token
 
 GOOD = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": "s", "scope": "openid,AdobeID"}

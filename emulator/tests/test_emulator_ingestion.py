@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-
-from aep_emulator import EmulatorControlError, hubspot
-from aep_emulator.incremental import ISO_SECONDS
-
+from aep_emulator import EmulatorControlError
+from aep_emulator.flow_service.incremental import ISO_SECONDS
+from aep_emulator.flow_service.sources import hubspot
 from target_helpers import (
     batch_id_of,
     catalog,

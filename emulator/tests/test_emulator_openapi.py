@@ -26,11 +26,9 @@ from typing import Any
 
 import pytest
 import requests
-from jsonschema import Draft7Validator
-
-from aep_emulator.validation import load_schema
-
+from aep_emulator.flow_service.validation import load_schema
 from aep_emulator.testing import CRM_TO_AEP, DATA_LAKE, FS, HUBSPOT
+from jsonschema import Draft7Validator
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "flow-service.openapi.yaml"
 

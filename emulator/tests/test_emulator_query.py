@@ -6,9 +6,8 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from aep_emulator.resources import Ctx, build
-
+from aep_emulator.core.context import Ctx
+from aep_emulator.flow_service.resources import build
 from aep_emulator.testing import FS, HUBSPOT, HUBSPOT_AUTH, ORG, flow_error_code
 
 

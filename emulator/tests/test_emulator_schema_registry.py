@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from aep_emulator import schema_registry
-
 from aep_emulator.testing import (
     ORG,
     PERSON_DETAILS,
@@ -137,7 +135,9 @@ def test_global_container_is_read_only_and_ships_the_standard_resources(sr):
         ("/tenant/schemas", "*/*", 400, "XDM-1006-400"),
         ("/tenant/schemas", "application/vnd.adobe.xed+json;version=1", 400, "XDM-1006-400"),
         ("/tenant/schemas", "application/vnd.adobe.xed-full+json", 406, None),
-        ("/tenant/schemas", "application/vnd.adobe.xdm-id+json", 400, "XDM-1006-400"),
+        ("/tenant/schemas", "application/vnd.adobe.xdm-id+json; version=1", 400, "XDM-1006-400"),
+        ("/tenant/schemas", "application/vnd.adobe.xmd-id+json", 400, "XDM-1006-400"),
+        ("/tenant/schemas", "application/vnd.adobe.xdm-v2+json", 406, None),
         ("/global/classes/_xdm.context.profile", "application/vnd.adobe.xed+json", 400, "XDM-1007-400"),
         ("/global/classes/_xdm.context.profile", None, 400, "XDM-1007-400"),
         ("/global/classes/_xdm.context.profile", "application/vnd.adobe.xed+json; version=2", 406, None),

@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from aep_emulator import hubspot, salesforce, sources, specs
-
+from aep_emulator.flow_service import sources, specs
+from aep_emulator.flow_service.sources import hubspot, salesforce
 from aep_emulator.testing import (
     CRM_TO_AEP,
     HUBSPOT,

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 import requests
-
 from aep_emulator import EmulatorConfig, run_emulator_subprocess
-
 from aep_emulator.testing import FlowClient, fetch_token
 
 REPO = Path(__file__).resolve().parents[2]

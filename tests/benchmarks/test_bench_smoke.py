@@ -64,6 +64,11 @@ def test_details_carry_the_raw_figures(smoke):
             stats = figures[key]["example"]
             assert stats["p10"] <= stats["median"] <= stats["p90"]
     assert parse["import"]["on_top_of_sdk"]["median"] > 0
+    first = parse["first_parse"]["files"]["hubspot_onboarding.py"]  # one fresh forked parser per variant
+    for key in ("first", "first_cpu", "second", "first_imported", "imports"):
+        for side in ("example", "baseline"):
+            assert first[key][side]["median"] > 0, (key, side)
+    assert first["provider_modules"] and first["steps"]["example"]["first"]["load_s"] > 0
     calls = details["calls"]
     assert calls["runs"] and all(run["tasks"] for run in calls["runs"])
     assert isinstance(calls["tokens"], int)

@@ -10,6 +10,7 @@ import requests
 import responses
 from responses import matchers
 
+from airflow_provider_aep.client.catalog import CatalogClient
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPNotFoundError, AEPServerError
 
 from .conftest import CAT, assert_platform_headers, service_calls
@@ -34,7 +35,7 @@ def dataset(n: int, **extra) -> dict:
 
 @pytest.fixture
 def catalog(platform):
-    return platform.catalog
+    return CatalogClient(platform)
 
 
 def lookup(mock, found: dict) -> None:

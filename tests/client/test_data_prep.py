@@ -10,6 +10,7 @@ import responses
 from responses import matchers
 
 from airflow_provider_aep.client import data_prep
+from airflow_provider_aep.client.data_prep import DataPrepClient
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPServerError
 
 from .conftest import DP, assert_platform_headers, service_calls
@@ -27,7 +28,7 @@ LOOKUP = {"name": BODY["name"], "limit": "100", "start": "0"}
 
 @pytest.fixture
 def prep(platform):
-    return platform.data_prep
+    return DataPrepClient(platform)
 
 
 def lookup(mock, found: list) -> None:

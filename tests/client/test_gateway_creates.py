@@ -10,7 +10,11 @@ import pytest
 import responses
 from responses import matchers
 
+from airflow_provider_aep.client.catalog import CatalogClient
+from airflow_provider_aep.client.data_prep import DataPrepClient
+from airflow_provider_aep.client.flow_service import FlowServiceClient
 from airflow_provider_aep.client.platform import RECONCILE_WINDOW_FACTOR
+from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
 from .conftest import CAT, DP, FS, SR, service_calls
 
@@ -57,7 +61,7 @@ class Connections(Service):
         mock.add(responses.POST, self.post_url, status=201, json={"id": "made", "etag": '"e"'})
 
     def create(self, platform):
-        made = platform.flow_service.create_connection(self.body)
+        made = FlowServiceClient(platform).create_connection(self.body)
         return made.id, made.created
 
 
@@ -78,7 +82,7 @@ class Runs(Service):
         mock.add(responses.POST, self.post_url, status=201, json={"id": "made"})
 
     def create(self, platform):
-        made = platform.flow_service.create_run("f1", {"windowStartTime": "1"}, known_latest="old")
+        made = FlowServiceClient(platform).create_run("f1", {"windowStartTime": "1"}, known_latest="old")
         return made.id, made.created
 
 
@@ -112,7 +116,7 @@ class Schemas(Service):
         mock.add(responses.POST, self.post_url, status=201, json={**self.body, "$id": SCHEMA_ID})
 
     def create(self, platform):
-        resource, created = platform.schema_registry.create("schemas", self.body)
+        resource, created = SchemaRegistryClient(platform).create("schemas", self.body)
         return resource["$id"], created
 
 
@@ -137,7 +141,7 @@ class Descriptors(Service):
         mock.add(responses.POST, self.post_url, status=201, json={"@id": "d-made"})
 
     def create(self, platform):
-        return platform.schema_registry.create_descriptor(self.body)["@id"], True
+        return SchemaRegistryClient(platform).create_descriptor(self.body)["@id"], True
 
 
 class Datasets(Service):
@@ -156,7 +160,7 @@ class Datasets(Service):
         mock.add(responses.POST, self.post_url, status=201, json=[f"@/dataSets/{DS_ID}"])
 
     def create(self, platform):
-        made = platform.catalog.create_dataset(self.body)
+        made = CatalogClient(platform).create_dataset(self.body)
         return made.id, made.created
 
 
@@ -173,7 +177,7 @@ class MappingSets(Service):
         mock.add(responses.POST, self.post_url, status=200, json={"id": MAP_ID, "version": 0})
 
     def create(self, platform):
-        made = platform.data_prep.create_mapping_set(self.body)
+        made = DataPrepClient(platform).create_mapping_set(self.body)
         return made.id, made.created
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import respx
+from aep_emulator.testing import CATALOG, CLIENT_ID, ORG, FlowClient, fetch_token, make_dataset
 
 from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
 from airflow_provider_aep.client.auth import TokenCache
@@ -21,7 +22,6 @@ from airflow_provider_aep.client.config import AEPSettings
 from airflow_provider_aep.client.errors import AEPPreconditionFailedError, AEPServerError
 from airflow_provider_aep.client.http import JSON_PATCH_CONTENT, RetryPolicy, retried_by_default
 from airflow_provider_aep.client.platform import PlatformClient
-from aep_emulator.testing import CATALOG, CLIENT_ID, ORG, FlowClient, fetch_token, make_dataset
 
 from .conftest import FS, IMS
 

@@ -32,9 +32,13 @@ from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 from .conftest import CAT, DP, FS, IMS, PLATFORM, SECRET, SR, assert_platform_headers, service_calls
 
 
-def test_every_service_shares_one_session_token_and_redactor(platform, strict_http, strict_ims):
-    assert platform.flow_service is platform.flow_service
-    services = [platform.flow_service, platform.schema_registry, platform.catalog, platform.data_prep]
+def test_services_over_one_platform_client_share_its_session_token_and_redactor(platform, strict_http, strict_ims):
+    services = [
+        FlowServiceClient(platform),
+        SchemaRegistryClient(platform),
+        CatalogClient(platform),
+        DataPrepClient(platform),
+    ]
     assert [type(s) for s in services] == [FlowServiceClient, SchemaRegistryClient, CatalogClient, DataPrepClient]
     for service in services:
         assert service.platform is platform
@@ -45,10 +49,10 @@ def test_every_service_shares_one_session_token_and_redactor(platform, strict_ht
     strict_http.add(responses.GET, SR + "/stats", json={"tenantId": "acme"})
     strict_http.add(responses.GET, CAT + "/dataSets/d1", json={"d1": {"name": "n"}})
     strict_http.add(responses.GET, DP + "/mappingSets/m1", json={"id": "m1", "version": 0})
-    platform.flow_service.get_flow("f1")
-    platform.schema_registry.tenant_id()
-    platform.catalog.get_dataset("d1")
-    platform.data_prep.get_mapping_set("m1")
+    FlowServiceClient(platform).get_flow("f1")
+    SchemaRegistryClient(platform).tenant_id()
+    CatalogClient(platform).get_dataset("d1")
+    DataPrepClient(platform).get_mapping_set("m1")
     assert strict_ims["n"] == 1
     for prefix in (FS, SR, CAT, DP):
         assert_platform_headers(service_calls(strict_http, prefix)[0].request, accept="application/json")
@@ -76,7 +80,7 @@ def test_the_flow_service_client_still_builds_and_owns_its_platform_client(setti
 def test_a_shared_platform_client_is_not_closed_by_its_services(platform):
     closed: list[bool] = []
     platform.session.close = lambda: closed.append(True)  # type: ignore[method-assign]
-    with platform.catalog:
+    with CatalogClient(platform):
         pass
     assert closed == []
     with platform:
@@ -87,14 +91,14 @@ def test_a_shared_platform_client_is_not_closed_by_its_services(platform):
 def test_401_on_any_service_refreshes_the_shared_token_once(platform, strict_http, strict_ims):
     strict_http.add(responses.GET, CAT + "/dataSets/d1", status=401, json={"error_code": "401013", "message": "bad"})
     strict_http.add(responses.GET, CAT + "/dataSets/d1", json={"d1": {"name": "n"}})
-    assert platform.catalog.get_dataset("d1")["name"] == "n"
+    assert CatalogClient(platform).get_dataset("d1")["name"] == "n"
     assert strict_ims["n"] == 2
 
 
 def test_errors_name_their_service(platform, strict_http, strict_ims):
     strict_http.add(responses.GET, DP + "/mappingSets/m1", status=404, json={"title": "Not Found", "status": 404})
     with pytest.raises(AEPNotFoundError) as err:
-        platform.data_prep.get_mapping_set("m1")
+        DataPrepClient(platform).get_mapping_set("m1")
     assert err.value.service == "conversion"
 
 

@@ -12,7 +12,7 @@ import responses
 from responses import matchers
 
 from airflow_provider_aep.client.errors import AEPBadRequestError, AEPNotFoundError, AEPServerError
-from airflow_provider_aep.client.schema_registry import XDM, XED, XED_FULL_V1, XED_ID, XED_V1
+from airflow_provider_aep.client.schema_registry import XDM, XED, XED_FULL_V1, XED_ID, XED_V1, SchemaRegistryClient
 
 from .conftest import SR, assert_platform_headers, service_calls
 
@@ -59,7 +59,7 @@ def xdm_error(code: str, status: int, detail: str, request_id: str = "reg-req-1"
 
 @pytest.fixture
 def registry(platform):
-    return platform.schema_registry
+    return SchemaRegistryClient(platform)
 
 
 # ---------------------------------------------------------------------- tenant id
@@ -69,12 +69,12 @@ def test_tenant_id_is_fetched_once_per_process_and_sandbox(settings, platform, s
     from airflow_provider_aep.client.platform import PlatformClient
 
     strict_http.add(responses.GET, SR + "/stats", json={"imsOrg": settings.org_id, "tenantId": TENANT})
-    assert platform.schema_registry.tenant_id() == TENANT
-    assert PlatformClient(settings).schema_registry.tenant_id() == TENANT  # another client, same process
+    assert SchemaRegistryClient(platform).tenant_id() == TENANT
+    assert SchemaRegistryClient(PlatformClient(settings)).tenant_id() == TENANT  # another client, same process
     assert len(service_calls(strict_http, SR + "/stats")) == 1
     assert_platform_headers(strict_http.calls[1].request, accept="application/json")
     other = replace(settings, sandbox_name="other")
-    assert PlatformClient(other).schema_registry.tenant_id() == TENANT
+    assert SchemaRegistryClient(PlatformClient(other)).tenant_id() == TENANT
     assert len(service_calls(strict_http, SR + "/stats")) == 2
     assert strict_http.calls[-1].request.headers["x-sandbox-name"] == "other"
 

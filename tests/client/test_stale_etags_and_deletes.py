@@ -11,7 +11,9 @@ import pytest
 import requests
 import responses
 
+from airflow_provider_aep.client.catalog import CatalogClient
 from airflow_provider_aep.client.errors import AEPNotFoundError, AEPPreconditionFailedError
+from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
 from .conftest import CAT, FS, SR, service_calls
 
@@ -90,13 +92,13 @@ def test_every_service_reports_it(platform, strict_http, strict_ims):
     for url in (schema, CAT + "/dataSets/d1"):
         strict_http.add(responses.DELETE, url, status=504, json={"title": "Gateway Timeout"})
         strict_http.add(responses.DELETE, url, status=404, json=GONE)
-    assert platform.schema_registry.delete("schemas", "https://ns.adobe.com/acme/schemas/s1") is True
-    assert platform.catalog.delete_dataset("d1") is True
+    assert SchemaRegistryClient(platform).delete("schemas", "https://ns.adobe.com/acme/schemas/s1") is True
+    assert CatalogClient(platform).delete_dataset("d1") is True
 
 
 def test_catalogs_empty_answer_after_an_ambiguous_delete_is_the_deletion_too(platform, strict_http, strict_ims):
     strict_http.add(responses.DELETE, CAT + "/dataSets/d1", status=503, json={"title": "Unavailable"})
     strict_http.add(responses.DELETE, CAT + "/dataSets/d1", json=[])  # Catalog's "not found" answer
     strict_http.add(responses.DELETE, CAT + "/dataSets/d2", json=[])
-    assert platform.catalog.delete_dataset("d1") is True
-    assert platform.catalog.delete_dataset("d2") is False
+    assert CatalogClient(platform).delete_dataset("d1") is True
+    assert CatalogClient(platform).delete_dataset("d2") is False

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from aep_emulator.flow_service.sources import hubspot
 
 from airflow_provider_aep.client import xdm
-from aep_emulator import hubspot
 
 
 def columns(*specs: tuple[str, dict]) -> list[dict]:

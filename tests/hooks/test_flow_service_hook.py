@@ -101,7 +101,7 @@ def test_client_secret_and_tokens_are_masked(monkeypatch):
     monkeypatch.setattr("airflow_provider_aep.hooks.flow_service.mask_secret", masked.append)
     set_aep(monkeypatch)
     hook = AEPFlowServiceHook()
-    hook.client.add_secret("issued-ims-token-value")
+    hook.flow_service.add_secret("issued-ims-token-value")
     assert AEP_CLIENT_SECRET in masked
     assert "issued-ims-token-value" in masked
 
@@ -134,3 +134,18 @@ def test_hubspot_connection_without_tokens(monkeypatch, missing):
         HubSpotHook().get_credentials()
     ok, message = HubSpotHook().test_connection()
     assert ok is False and message.startswith(missing.replace("_", " ").capitalize() + ": is required")
+
+
+def test_the_hook_composes_the_service_clients_over_one_platform_client(monkeypatch):
+    from airflow_provider_aep.client.catalog import CatalogClient
+    from airflow_provider_aep.client.data_prep import DataPrepClient
+    from airflow_provider_aep.client.flow_service import FlowServiceClient
+    from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
+
+    set_aep(monkeypatch)
+    hook = AEPFlowServiceHook()
+    services = [hook.flow_service, hook.schema_registry, hook.catalog, hook.data_prep]
+    assert [type(s) for s in services] == [FlowServiceClient, SchemaRegistryClient, CatalogClient, DataPrepClient]
+    assert all(service.platform is hook.platform for service in services)
+    assert hook.flow_service is hook.flow_service and hook.catalog is hook.catalog
+    assert hook.get_conn() is hook.flow_service

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
 from aep_emulator import EmulatorConfig, run_emulator
+
 from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
 from airflow_provider_aep.hooks.hubspot import HubSpotHook
 from tests.conftest import AEP_CLIENT_ID, AEP_CLIENT_SECRET, HUBSPOT_SECRETS, ORG_ID, hubspot_conn_json

@@ -196,11 +196,3 @@ def test_emulator_unknown_table_is_an_aep_error(emulator, context, pipeline):
     )
     with pytest.raises(AEPAPIError):
         op.execute(context)
-
-
-def test_the_old_name_still_imports_with_a_deprecation_warning():
-    import airflow_provider_aep.operators.explore as module
-
-    with pytest.warns(DeprecationWarning, match="now ExploreConnectionOperator"):
-        old = module.AEPExploreConnectionOperator
-    assert old is ExploreConnectionOperator

@@ -101,7 +101,8 @@ def test_invalid_schedules_fail_when_the_dag_is_parsed(schedule, message):
         ({"delta_column": None}, "delta_column"),
         ({"delta_column": {"name": "x", "format": "y"}}, "delta_column"),
         ({"delta_column": {"dateFormat": "YYYY"}}, "delta_column.name"),
-        ({"mapping_version": 1}, "mapping_version"),
+        ({"hand_over": {"mapping_version": 1}}, "hand_over"),
+        ({"hand_over": {"flow_spec_id": "x"}}, "hand_over"),
         ({"if_exists": "replace"}, "if_exists"),
     ],
 )
@@ -121,7 +122,7 @@ def test_templated_schedule_is_checked_after_rendering_before_any_request(aep_ht
 
 # --------------------------------------------------------------------------- requests
 def test_body_has_copy_mapping_and_integer_schedule(no_flows, context):
-    # Without mapping_version the flow takes the mapping set's current version from Data Prep.
+    # Without a handed-over mapping version the flow takes the mapping set's current version from Data Prep.
     no_flows.add(
         responses.GET,
         PLATFORM + "/data/foundation/conversion/mappingSets/500a9b747fcf4908a21917d49bd61780",
@@ -311,12 +312,10 @@ def test_emulator_delete_flow_twice(emulator, context, pipeline):
 
 
 # --------------------------------------------------------------------------- hand-overs from upstream XComs
-def handed_over(**kwargs) -> CreateDataflowOperator:
-    kwargs.setdefault("name", "contacts dataflow")
-    kwargs.setdefault("flow_spec", CRM_TO_AEP)
-    kwargs.setdefault("source_connection_spec_ids", HUBSPOT)
-    kwargs.setdefault("target_connection_spec_id", DATA_LAKE)
-    return create(**kwargs)
+def handed_over(mapping_id: str | None = None, **given) -> CreateDataflowOperator:
+    """The dataflow as ``AEPOnboardingTaskGroup`` makes it: with what upstream tasks read (``hand_over``)."""
+    hand_over = {"flow_spec": CRM_TO_AEP, "source_connection_spec_ids": HUBSPOT, "target_connection_spec_id": DATA_LAKE}
+    return create(name="contacts dataflow", mapping_id=mapping_id, hand_over={**hand_over, **given})
 
 
 def test_handed_over_specs_are_not_read_again(aep_http, context):

@@ -130,8 +130,9 @@ def test_teardown_leaves_its_dataset_while_a_target_connection_writes_to_it(emul
 
 def test_a_resource_made_outside_airflow_is_never_torn_down(emulator, context):
     """A connection made with a plain HTTP client (no owner line) is left unless the task says otherwise."""
-    from tests.conftest import ORG_ID
     from aep_emulator.testing import HUBSPOT_AUTH, ServiceClient, fetch_token
+
+    from tests.conftest import ORG_ID
 
     flow_service = ServiceClient(
         emulator.url, fetch_token(emulator.url), org=ORG_ID, base="/data/foundation/flowservice"

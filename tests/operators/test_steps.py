@@ -4,6 +4,9 @@ DAG sees of them (dependencies, templated arguments, wrapped ``__init__`` levels
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from airflow.sdk import DAG, BaseOperator
 
@@ -15,6 +18,23 @@ from airflow_provider_aep.operators.steps import OnboardingStep
 def _wrapped_levels(cls: type) -> int:
     """How many classes of ``cls``'s chain define an ``__init__`` (each is wrapped by Airflow)."""
     return sum(1 for klass in cls.__mro__ if "__init__" in vars(klass) and issubclass(klass, BaseOperator))
+
+
+def _wrapped_calls(monkeypatch: pytest.MonkeyPatch, build: Callable[[], object]) -> int:
+    """How many of Airflow's ``__init__`` wrappers run while ``build`` constructs a task: each merges the
+    defaults, deep-copying the DAG's params."""
+    import airflow.sdk.bases.operator as operator_module
+
+    calls = []
+    merge = operator_module.get_merged_defaults
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(operator_module, "get_merged_defaults", counted)
+    build()
+    return len(calls)
 
 
 def test_a_step_depends_on_the_tasks_its_arguments_reference_and_returns_the_callables_result():
@@ -50,8 +70,10 @@ def test_a_step_built_without_make_refuses_to_run():
 @pytest.mark.parametrize(
     ("cls", "argument"), [(DeleteDataflowOperator, "flow_id"), (DeleteDatasetOperator, "dataset_id")]
 )
-def test_delete_operators_have_one_wrapped_init_and_keep_their_arguments(cls, argument):
-    assert _wrapped_levels(cls) == 2  # the operator's own and BaseOperator's
+def test_delete_operators_have_one_wrapped_init_and_keep_their_arguments(cls, argument, monkeypatch):
+    with DAG("levels", schedule=None):
+        # the operator's own (AEPDeleteOperator's one __init__, under its signature) and BaseOperator's
+        assert _wrapped_calls(monkeypatch, lambda: cls(task_id="delete", **{argument: "abc"})) == 2
     with DAG("deletes", schedule=None, default_args={"missing_ok": False, "aep_conn_id": "other"}):
         task = cls(task_id="delete", **{argument: "abc"}, owned_only=False, enabled="{{ params.teardown }}")
     assert getattr(task, argument) == "abc"

@@ -12,7 +12,7 @@ for the next try (nothing carries over in memory, as with a new worker process),
 the pipeline, as ``upstream_failed`` would. XCom values are passed on like ``.output`` references, and the
 XComs a task pushes (``created``) like ``.output["created"]``.
 
-With ``teardown=True`` the run ends like ``AEPOnboardingTaskGroup``'s teardown tasks (``task_groups._teardown``):
+With ``teardown=True`` the run ends like ``AEPOnboardingTaskGroup``'s teardown tasks (``task_groups._table_teardown``):
 after each table's work, whether it succeeded or failed, ``delete_dataflow`` → ``delete_source_connection`` and
 ``delete_target_connection`` → (with ``teardown_data``) ``delete_dataset`` → ``delete_schema`` →
 ``delete_field_group``, then ``delete_base_connection`` after every table; each only when its create succeeded
@@ -343,7 +343,7 @@ def run_onboarding(
             result.deleted.setdefault(collection, set()).add(resource_id)
 
     def teardown_table(index: int, path: str) -> None:
-        """``task_groups._teardown`` for one table, in its order (source and target after the flow, the data
+        """``task_groups._table_teardown`` for one table, in its order (source and target after the flow, the data
         side after the target connection)."""
         point(index)
         if not teardown:

@@ -65,9 +65,8 @@ def run_in_triggerer(trigger: Any, log_file: Path, *, timeout: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from airflow.sdk._shared.secrets_masker import _secrets_masker
-
     from aep_emulator import EmulatorControl
+    from airflow.sdk._shared.secrets_masker import _secrets_masker
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--emulator", required=True)
