@@ -46,42 +46,33 @@ _DATASET_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 FORM = "aep://<org>/<sandbox>/datasets/<dataset_id>"
 
 
+def _normalized(value: Any, what: str, pattern: re.Pattern[str], hint: str, *, suffix: str = "") -> str:
+    """``value`` stripped, lower-cased and without ``suffix``; ValueError (``hint`` says what is expected) unless
+    it then matches ``pattern``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"aep asset: the {what} is empty (expected {FORM})")
+    text = value.strip().lower()
+    if suffix and text.endswith(suffix):
+        text = text[: -len(suffix)]
+    if not pattern.match(text):
+        raise ValueError(f"aep asset: {value!r} is not {hint}")
+    return text
+
+
 def normalize_org(org_id: str) -> str:
     """``0123...67@AdobeOrg`` (or without the suffix, any case) -> ``0123...67``; ValueError if malformed."""
-    if not isinstance(org_id, str) or not org_id.strip():
-        raise ValueError(f"aep asset: the IMS org id is empty (expected {FORM})")
-    org = org_id.strip().lower()
-    if org.endswith(ORG_SUFFIX):
-        org = org[: -len(ORG_SUFFIX)]
-    if not _ORG_RE.match(org):
-        raise ValueError(
-            f"aep asset: {org_id!r} is not an IMS org id (letters and digits, optionally ending in @AdobeOrg)"
-        )
-    return org
+    hint = "an IMS org id (letters and digits, optionally ending in @AdobeOrg)"
+    return _normalized(org_id, "IMS org id", _ORG_RE, hint, suffix=ORG_SUFFIX)
 
 
 def normalize_sandbox(sandbox: str) -> str:
-    if not isinstance(sandbox, str) or not sandbox.strip():
-        raise ValueError(f"aep asset: the sandbox name is empty (expected {FORM})")
-    name = sandbox.strip().lower()
-    if not _SANDBOX_RE.match(name):
-        raise ValueError(
-            f"aep asset: {sandbox!r} is not a sandbox name (letters, digits and hyphens, e.g. 'prod'; "
-            "the sandbox name, not its title)"
-        )
-    return name
+    hint = "a sandbox name (letters, digits and hyphens, e.g. 'prod'; the sandbox name, not its title)"
+    return _normalized(sandbox, "sandbox name", _SANDBOX_RE, hint)
 
 
 def normalize_dataset_id(dataset_id: str) -> str:
-    if not isinstance(dataset_id, str) or not dataset_id.strip():
-        raise ValueError(f"aep asset: the dataset id is empty (expected {FORM})")
-    value = dataset_id.strip().lower()
-    if not _DATASET_ID_RE.match(value):
-        raise ValueError(
-            f"aep asset: {dataset_id!r} is not a Catalog dataset id (24 hexadecimal digits, "
-            "e.g. 5ed5639d798a22191b6987b2)"
-        )
-    return value
+    hint = "a Catalog dataset id (24 hexadecimal digits, e.g. 5ed5639d798a22191b6987b2)"
+    return _normalized(dataset_id, "dataset id", _DATASET_ID_RE, hint)
 
 
 def dataset_uri(org_id: str, sandbox: str, dataset_id: str) -> str:

@@ -126,6 +126,17 @@ def test_the_emulator_imports_neither_airflow_nor_the_provider():
     assert offending == {}
 
 
+def test_the_emulator_core_imports_no_service():
+    found = modules("aep_emulator")
+    core = {name: path for name, path in found.items() if name.startswith("aep_emulator.core")}
+    offending = {
+        name: outside
+        for name, path in core.items()
+        if (outside := sorted(t for t in imported(name, path, set(found)) if not t.startswith("aep_emulator.core")))
+    }
+    assert offending == {}
+
+
 def test_the_cycle_finder_finds_a_cycle_through_an_import_inside_a_function(tmp_path, monkeypatch):
     package = tmp_path / "pkg"
     package.mkdir()

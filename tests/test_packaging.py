@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import email
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,9 +17,12 @@ from tests.conftest import REPO
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    # Built from a copy without build/ or *.egg-info: setuptools reuses a stale build/lib of the checkout.
+    source = tmp_path_factory.mktemp("source") / "provider"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "*.egg-info", "__pycache__", "test-*"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check", "-w", out, REPO],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--disable-pip-version-check", "-w", out, source],
         check=True,
         timeout=600,
     )

@@ -142,7 +142,7 @@ class CatalogClient(ServiceClient):
             found = committed_create(matching(), body.get("description"))
             return CreatedResource.from_resource(found, created=True) if found else None
 
-        made = self.create_reconciled(post, lookup, what="dataSets")
+        made = self.platform.create_reconciled(post, lookup, what="dataSets")
         return self.converge(
             made,
             matching,

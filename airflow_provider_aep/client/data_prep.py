@@ -107,7 +107,7 @@ class DataPrepClient(ServiceClient):
             found = self.find_mapping_sets(name)
             return CreatedResource.from_resource(found[0], created=True) if found else None
 
-        made = self.create_reconciled(post, lookup, what="mappingSets")
+        made = self.platform.create_reconciled(post, lookup, what="mappingSets")
         # Data Prep has no DELETE for mapping sets: a losing duplicate stays, unused by every DAG run.
         return self.converge(
             made, lambda: self.find_mapping_sets(name), what="mappingSets", created_field="createdDate", delete=None

@@ -157,7 +157,7 @@ class FlowServiceClient(ServiceClient):
             found = committed_create(self.find(collection, match), description)
             return CreatedResource.from_resource(found, created=True) if found else None
 
-        made = self.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
+        made = self.platform.create_reconciled(lambda: self._post(collection, body), lookup, what=collection)
         return self.converge(
             made,
             lambda: self.find(collection, match),
@@ -353,7 +353,7 @@ class FlowServiceClient(ServiceClient):
                 return None
             return CreatedResource(id=latest.id, created=True)
 
-        return self.create_reconciled(lambda: self._post("runs", body), lookup, what="runs")
+        return self.platform.create_reconciled(lambda: self._post("runs", body), lookup, what="runs")
 
     def get_run(self, run_id: str) -> FlowRun:
         return FlowRun.from_api(self.get_resource("runs", run_id), url=f"/runs/{run_id}")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 from urllib.parse import urlsplit
 
 from tenacity import RetryCallState, retry_if_exception, wait_exponential, wait_random
@@ -66,6 +66,19 @@ def retried_by_default(method: str, headers: Mapping[str, str] | None = None, *,
 
 JSON_CONTENT = "application/json"
 JSON_PATCH_CONTENT = "application/json-patch+json"
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`~airflow_provider_aep.client.platform.PlatformClient.request` (where their
+    defaults and meaning are), for a client that passes them on (``ServiceClient.request``)."""
+
+    params: Any
+    json_body: Any
+    headers: Mapping[str, str] | None
+    retry: bool | None
+    content_type: str
+    idempotent: bool
+
 
 USER_AGENT = "airflow-provider-aep"
 

@@ -234,7 +234,7 @@ class SchemaRegistryClient(ServiceClient):
                 return None
             return CreatedResource(id=str(found["$id"]), created=True, resource=self.get(kind, str(found["$id"])))
 
-        result = self.create_reconciled(post, lookup, what=kind)
+        result = self.platform.create_reconciled(post, lookup, what=kind)
         assert result.resource is not None
         return dict(result.resource), result.created
 
@@ -344,7 +344,7 @@ class SchemaRegistryClient(ServiceClient):
             found = find()
             return CreatedResource(id=str(found["@id"]), resource=found) if found else None
 
-        result = self.create_reconciled(post, lookup, what="descriptors")
+        result = self.platform.create_reconciled(post, lookup, what="descriptors")
         assert result.resource is not None
         return dict(result.resource)
 

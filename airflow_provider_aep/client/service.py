@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_provider_aep.client._records import CreatedResource
 from airflow_provider_aep.client.auth import TOKENS, IMSAuth, TokenCache
 from airflow_provider_aep.client.errors import AEPNotFoundError, Redactor, service_from_url
-from airflow_provider_aep.client.http import JSON_CONTENT, RetryPolicy, resolve_url
+from airflow_provider_aep.client.http import RequestOptions, RetryPolicy, resolve_url
 from airflow_provider_aep.client.platform import PlatformClient
 from airflow_provider_aep.ownership import owner_of
 
 if TYPE_CHECKING:
     import requests
+    from typing_extensions import Unpack
 
     from airflow_provider_aep.client.config import AEPSettings
 
@@ -127,29 +128,9 @@ class ServiceClient:
         """Absolute URL of a path relative to this service (or of a link; see :func:`resolve_url`)."""
         return resolve_url(self.settings, path, base_path=self.base_path)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Any = None,
-        json_body: Any = None,
-        headers: Mapping[str, str] | None = None,
-        retry: bool | None = None,
-        content_type: str = JSON_CONTENT,
-        idempotent: bool = False,
-    ) -> requests.Response:
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> requests.Response:
         """:meth:`PlatformClient.request` with ``path`` relative to ``base_path`` (or an absolute link)."""
-        return self.platform.request(
-            method,
-            self.url(path),
-            params=params,
-            json_body=json_body,
-            headers=headers,
-            retry=retry,
-            content_type=content_type,
-            idempotent=idempotent,
-        )
+        return self.platform.request(method, self.url(path), **options)
 
     def delete_path(self, path: str, *, missing_ok: bool = True) -> bool:
         """DELETE ``path``; True when deleted (also when a retry's 404 followed an ambiguous first attempt,
@@ -164,15 +145,6 @@ class ServiceClient:
 
     def json(self, resp: requests.Response) -> Any:
         return self.platform.json(resp)
-
-    def create_reconciled(
-        self,
-        post: Callable[[], CreatedResource],
-        lookup: Callable[[], CreatedResource | None],
-        *,
-        what: str,
-    ) -> CreatedResource:
-        return self.platform.create_reconciled(post, lookup, what=what)
 
     def converge(
         self,

@@ -104,6 +104,7 @@ class CreateConnectionOperator(AEPBaseOperator):
         return hook_for(kind)(self.source_conn_id or kind.default_conn_id).get_auth_params()
 
     def build_body(self) -> dict[str, Any]:
+        """The create's body, every argument validated; :meth:`execute` adds the ``description`` with the owner line."""
         body: dict[str, Any] = {
             "name": require_text(self, "name", self.name),
             "auth": {
@@ -115,13 +116,11 @@ class CreateConnectionOperator(AEPBaseOperator):
                 "version": self.connection_spec_version,
             },
         }
-        if self.description:
-            body["description"] = self.description
         return body
 
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
-        body["description"] = self.owned(context, body.get("description"))
+        body["description"] = self.owned(context, self.description)
         client = self.hook.flow_service
         # Before the create: a failed try then has created nothing, so its retry still reports created=True
         # (and the teardown deletes the connection).

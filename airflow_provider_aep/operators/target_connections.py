@@ -105,6 +105,7 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
         self.if_exists = if_exists
 
     def build_body(self) -> dict[str, Any]:
+        """The create's body, every argument validated; :meth:`execute` adds the ``description`` with the owner line."""
         dataset_id = dataset_id_of(self, self.dataset_id)
         data: dict[str, Any] = {
             "schema": {
@@ -121,13 +122,11 @@ class CreateTargetConnectionOperator(AEPBaseOperator):
             "params": {"dataSetId": dataset_id},
             "connectionSpec": {"id": DATA_LAKE_CONNECTION_SPEC_ID, "version": "1.0"},
         }
-        if self.description:
-            body["description"] = self.description
         return body
 
     def execute(self, context: Context) -> str:
         body = self.build_body()  # validates everything before any HTTP call
-        body["description"] = self.owned(context, body.get("description"))
+        body["description"] = self.owned(context, self.description)
         client = self.hook.flow_service
         result = client.create_target_connection(body, if_exists=self.if_exists)
         if not result.created:

@@ -58,6 +58,7 @@ from airflow_provider_aep.assets import normalize_dataset_id, run_event_extra
 from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import property_filter
 from airflow_provider_aep.client.models import FlowRun
+from airflow_provider_aep.triggers.runs import serialized
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
@@ -164,17 +165,7 @@ class AEPDataflowRunEventTrigger(BaseEventTrigger):
         self.not_before = float(not_before) if not_before is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "aep_conn_id": self.aep_conn_id,
-                "flow_id": self.flow_id,
-                "dataset_id": self.dataset_id,
-                "poll_interval": self.poll_interval,
-                "include_failed": self.include_failed,
-                "not_before": self.not_before,
-            },
-        )
+        return serialized(self, "aep_conn_id", "flow_id", "dataset_id", "poll_interval", "include_failed", "not_before")
 
     @property
     def cursor_key(self) -> str:

@@ -36,6 +36,13 @@ def run_event(status: EventStatus, run: FlowRun | None, message: str) -> dict[st
     return {"status": status, "run": run.to_dict() if run is not None else None, "message": message}
 
 
+def serialized(trigger: BaseTrigger, *arguments: str) -> tuple[str, dict[str, Any]]:
+    """What a trigger's ``serialize()`` returns: its class path and the named constructor ``arguments``, read
+    from its attributes of the same names, from which the triggerer builds it again."""
+    cls = type(trigger)
+    return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(trigger, name) for name in arguments}
+
+
 def next_poll_at(previous: float, interval: float, now: float) -> float:
     """The next tick of a fixed ``interval`` grid after the poll due at ``previous`` (monotonic seconds).
 
@@ -129,17 +136,8 @@ class AEPFlowRunTrigger(BaseTrigger):
         self.not_before = float(not_before) if not_before is not None else None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "aep_conn_id": self.aep_conn_id,
-                "flow_id": self.flow_id,
-                "run_id": self.run_id,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "failed_records_policy": self.failed_records_policy,
-                "not_before": self.not_before,
-            },
+        return serialized(
+            self, "aep_conn_id", "flow_id", "run_id", "poll_interval", "deadline", "failed_records_policy", "not_before"
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

@@ -22,34 +22,25 @@ from ..core.messages import Request, Response
 from ..core.state import Store
 from .errors import bad_request, not_found
 from .listing import listing, project
-from .models import PREFIX, backend, find_dataset
+from .models import AUDIT_FIELDS, PREFIX, backend, find_dataset
 
 DEFAULT_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
 PATCH_OPS = frozenset({"add", "replace", "remove"})
 BEHAVIOUR_BASE = "https://ns.adobe.com/xdm/data/"
 BEHAVIOURS = ("time-series", "adhoc", "record")
 #: Fields Catalog owns: ignored in POST/PUT bodies, refused by PATCH.
-READ_ONLY = frozenset(
-    {
-        "id",
-        "imsOrg",
-        "version",
-        "created",
-        "updated",
-        "createdClient",
-        "createdUser",
-        "updatedUser",
-        "viewId",
-        "files",
-        "basePath",
-        "lastBatchId",
-        "lastBatchStatus",
-        "lastSuccessfulBatch",
-        "lastFailedBatch",
-        "classification",
-    }
-)
-#: Query parameters that filter a collection by equality (``name=a,b``, ``name=!a``) besides the list knobs.
+READ_ONLY = AUDIT_FIELDS | {
+    "id",
+    "imsOrg",
+    "viewId",
+    "files",
+    "basePath",
+    "lastBatchId",
+    "lastBatchStatus",
+    "lastSuccessfulBatch",
+    "lastFailedBatch",
+    "classification",
+}
 
 
 def _body(req: Request) -> Any:

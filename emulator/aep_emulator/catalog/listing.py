@@ -10,44 +10,17 @@ from typing import Any
 
 from ..core.messages import Request, Response
 from .errors import bad_request
+from .models import AUDIT_FIELDS
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 #: With ``properties=observableSchema`` Catalog returns at most 20 datasets per page (filter-data guide).
 OBSERVABLE_SCHEMA_LIMIT = 20
-DEFAULT_SCHEMA_CONTENT_TYPE = "application/vnd.adobe.xed+json;version=1"
 #: Query parameters that filter a collection by equality (``name=a,b``, ``name=!a``) besides the list knobs.
 SIMPLE_FILTERS = {
-    "dataSets": frozenset(
-        {
-            "name",
-            "description",
-            "version",
-            "created",
-            "updated",
-            "createdClient",
-            "createdUser",
-            "updatedUser",
-            "enableErrorDiagnostics",
-        }
-    ),
-    "batches": frozenset(
-        {
-            "status",
-            "version",
-            "created",
-            "updated",
-            "createdClient",
-            "createdUser",
-            "updatedUser",
-            "externalId",
-            "recordCount",
-            "failedRecordCount",
-            "size",
-            "started",
-            "completed",
-        }
-    ),
+    "dataSets": AUDIT_FIELDS | {"name", "description", "enableErrorDiagnostics"},
+    "batches": AUDIT_FIELDS
+    | {"status", "externalId", "recordCount", "failedRecordCount", "size", "started", "completed"},
 }
 _PROPERTY_RE = re.compile(r"(?P<neg>!?)(?P<key>[^~=!<>]+)(?P<rest>.*)", re.DOTALL)
 _PROPERTY_OPS = ("==", "!=", "<=", ">=", "~", "<", ">")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..core.state import Collection, Store
+from ..core.state import Named, Store
 
 PREFIX = "/data/foundation/catalog"
+#: What every Catalog object carries and Catalog itself sets: its version, when and by whom it was made and changed.
+AUDIT_FIELDS = frozenset({"version", "created", "updated", "createdClient", "createdUser", "updatedUser"})
 BATCH_STATUSES = (
     "processing", "success", "failure", "queued", "retrying", "stalled", "aborted", "abandoned", "inactive",
     "failed", "loading", "loaded", "staged", "active", "staging", "deleted",
@@ -23,19 +25,13 @@ class CatalogBackend:
     """Catalog in one org's sandbox (``store.backend(CatalogBackend)``)."""
 
     COLLECTIONS = ("dataSets", "batches")
+    datasets = Named("dataSets")
+    batches = Named("batches")
 
     def __init__(self, store: Store) -> None:
         self.store = store
         #: Records emulated ingestion landed: dataset id -> batch id -> records.
         self.landed: dict[str, dict[str, list[dict[str, Any]]]] = {}
-
-    @property
-    def datasets(self) -> Collection:
-        return self.store["dataSets"]
-
-    @property
-    def batches(self) -> Collection:
-        return self.store["batches"]
 
     def landed_records(self, dataset_id: str, batch_id: str | None = None) -> list[dict[str, Any]]:
         """Records that landed in a dataset (all batches in order, or one batch)."""

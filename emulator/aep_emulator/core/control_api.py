@@ -93,7 +93,7 @@ def _journal(state: EmulatorState, req: Request) -> Response:
         raise bad(f"invalid path regex: {exc}") from exc
     with state.lock:
         entries = [e for e in state.journal if (not method or e["method"] == method) and path.fullmatch(e["path"])]
-        serials = state.ims.serials()
+        serials = state.tokens.serials()
     if not _wants_secrets(req):  # outside the lock: entries are never changed once recorded
         entries = [redaction.journal_entry(e, serials, state.secret_names) for e in entries]
     return Response(200, entries)

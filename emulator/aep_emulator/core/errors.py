@@ -141,6 +141,20 @@ def platform_error(status: int, title: str, detail: str, **extra: Any) -> ApiErr
     )
 
 
+def platform_bad_request(detail: str, **extra: Any) -> ApiError:
+    return platform_error(400, "BadRequestError", detail, **extra)
+
+
+def platform_method_not_allowed(method: str, path: str) -> ApiError:
+    """405 in the generic shape: a service's ``urls.method_not_allowed`` where it documents no body of its own."""
+    return platform_error(405, "MethodNotAllowedError", f"Method {method} is not supported on {path}.")
+
+
+def platform_unknown_endpoint(path: str) -> ApiError:
+    """404 in the generic shape: a service's ``urls.unknown_endpoint`` where it documents no body of its own."""
+    return platform_error(404, "NotFoundError", f"No endpoint {path}.")
+
+
 def default_fault_body(status: int, path: str) -> Any:
     """What an injected fault answers when the rule gives no body: the shape the real hop would use."""
     if path.startswith("/ims/"):

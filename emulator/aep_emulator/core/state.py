@@ -20,11 +20,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
-from ..ims.models import Token, TokenStore
 from .clock import Clock
 from .config import EmulatorConfig
 from .faults import FaultRegistry
 from .journal import Journal
+from .tokens import Token, TokenStore
 
 B = TypeVar("B")
 
@@ -67,6 +67,17 @@ class Collection:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return iter(list(self._by_id.values()))
+
+
+class Named:
+    """A backend's attribute that is one of its sandbox's named collections: ``flows = Named("flows")`` reads
+    ``self.store["flows"]`` (the backend keeps its :class:`Store` as ``store``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, backend: Any, owner: type | None = None) -> Collection:
+        return backend.store[self.name]
 
 
 class Store:
@@ -136,7 +147,7 @@ class EmulatorState:
         self.clock = Clock()
         self.faults = FaultRegistry()
         self.journal = Journal(config.journal_limit)
-        self.ims = TokenStore(self.clock)
+        self.tokens = TokenStore(self.clock)
         self.stores: dict[tuple[str, str], Store] = {}
         self.faults_injected: Counter[str] = Counter()
         self.refreshers: list[Refresher] = []
@@ -154,7 +165,7 @@ class EmulatorState:
             self.clock.reset()
             self.faults.clear()
             self.journal = Journal(self.config.journal_limit)
-            self.ims.clear()
+            self.tokens.clear()
             self.stores.clear()
             self.faults_injected.clear()
             self._backends.clear()
@@ -193,20 +204,16 @@ class EmulatorState:
             self.refresh(store)
 
     # -- tokens ----------------------------------------------------------------------------------
-    @property
-    def tokens(self) -> dict[str, Token]:
-        return self.ims.tokens
-
     def issue_token(self, client_id: str, scope: str) -> Token:
         with self.lock:
-            return self.ims.issue(client_id, scope, self.config.token_lifetime)
+            return self.tokens.issue(client_id, scope, self.config.token_lifetime)
 
     def valid_token(self, value: str) -> Token | None:
-        return self.ims.valid(value)
+        return self.tokens.valid(value)
 
     def expire_tokens(self) -> int:
         with self.lock:
-            return self.ims.expire_all()
+            return self.tokens.expire_all()
 
     # -- journal / stats -------------------------------------------------------------------------
     def record(self, entry: dict[str, Any]) -> None:
@@ -220,7 +227,7 @@ class EmulatorState:
                 for name, collection in store.collections.items():
                     resources[name] += len(collection)
             return {
-                "tokens_issued": self.ims.issued,
+                "tokens_issued": self.tokens.issued,
                 "requests": self.journal.requests,
                 "responses": dict(self.journal.responses),
                 "faults_injected": dict(self.faults_injected),

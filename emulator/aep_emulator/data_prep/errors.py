@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..core.errors import ApiError, platform_error
+from ..core.errors import platform_bad_request as bad_request
+from ..core.errors import platform_method_not_allowed as method_not_allowed
+from ..core.errors import platform_unknown_endpoint as unknown_endpoint
 
-
-def bad_request(detail: str, **extra: Any) -> ApiError:
-    return platform_error(400, "BadRequestError", detail, **extra)
-
-
-def method_not_allowed(method: str, path: str) -> ApiError:
-    return platform_error(405, "MethodNotAllowedError", f"Method {method} is not supported on {path}.")
-
-
-def unknown_endpoint(path: str) -> ApiError:
-    return platform_error(404, "NotFoundError", f"No endpoint {path}.")
+__all__ = ["bad_request", "method_not_allowed", "not_found", "unknown_endpoint"]
 
 
 def not_found(mapping_id: str, version: int | None = None) -> ApiError:

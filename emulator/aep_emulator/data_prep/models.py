@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import schema_registry
 from ..core.errors import ApiError
-from ..core.state import Collection, Store
+from ..core.state import Named, Store
 
 PREFIX = "/data/foundation/conversion"
 SOURCE_TYPES = ("ATTRIBUTE", "EXPRESSION", "STATIC")
@@ -25,13 +25,10 @@ class DataPrepBackend:
     its ``_versions``."""
 
     COLLECTIONS = ("mappingSets",)
+    mapping_sets = Named("mappingSets")
 
     def __init__(self, store: Store) -> None:
         self.store = store
-
-    @property
-    def mapping_sets(self) -> Collection:
-        return self.store["mappingSets"]
 
 
 def resolved_schema(store: Store, schema_id: str) -> dict[str, Any] | None:

@@ -24,15 +24,7 @@ def list_connection_specs(req: Request, ctx: Ctx) -> Response:
 
 
 def get_connection_spec(req: Request, ctx: Ctx, spec_id: str) -> Response:
-    ensure_no_query(req.query)
-    spec = specs.CONNECTION_SPECS.get(spec_id)
-    if spec is None:
-        raise flow_error(
-            "1101-404",
-            "The requested resource is not found. Error from flow provider: "
-            f"Connection spec with id {spec_id} does not exist.",
-        )
-    return res.items(specs.public(spec))
+    return res.get_static(req, specs.CONNECTION_SPECS, spec_id, "Connection spec")
 
 
 def _spec(spec_ref: dict[str, Any]) -> dict[str, Any]:
@@ -112,11 +104,7 @@ def patch_connection(req: Request, ctx: Ctx, resource_id: str) -> Response:
     spec = _spec(doc["connectionSpec"])
     if "auth" in doc or "auth" in resource:
         _check_auth(spec, doc.get("auth"))
-    for key in ("name", "description", "auth"):
-        if key in doc:
-            resource[key] = doc[key]
-        else:
-            resource.pop(key, None)
+    res.take_patched(resource, doc, ("name", "description", "auth"))
     res.touch(ctx, resource)
     return res.id_etag(resource)
 
@@ -341,11 +329,7 @@ def patch_data_connection(req: Request, ctx: Ctx, collection: str, resource_id: 
         # the dataset has gone since, as the check is about where data lands).
         touched = any(doc.get(key) != resource.get(key) for key in ("params", "data"))
         _check_target(ctx, doc, check_dataset=touched)
-    for key in ("name", "description", "data", "params"):
-        if key in doc:
-            resource[key] = doc[key]
-        else:
-            resource.pop(key, None)
+    res.take_patched(resource, doc, ("name", "description", "data", "params"))
     res.touch(ctx, resource)
     return res.id_etag(resource)
 

@@ -36,15 +36,7 @@ def list_flow_specs(req: Request, ctx: Ctx) -> Response:
 
 
 def get_flow_spec(req: Request, ctx: Ctx, spec_id: str) -> Response:
-    ensure_no_query(req.query)
-    spec = specs.FLOW_SPECS.get(spec_id)
-    if spec is None:
-        raise flow_error(
-            "1101-404",
-            f"The requested resource is not found. Error from flow provider: Flow spec with id {spec_id} does "
-            "not exist.",
-        )
-    return res.items(specs.public(spec))
+    return res.get_static(req, specs.FLOW_SPECS, spec_id, "Flow spec")
 
 
 # -- validation -------------------------------------------------------------------------------------
@@ -253,11 +245,8 @@ def patch_flow(req: Request, ctx: Ctx, resource_id: str) -> Response:
     # The Data Prep cross-check runs when the patch touches the mapping or the target it must match.
     touched = any(doc.get(key) != flow.get(key) for key in ("transformations", "targetConnectionIds"))
     _, inherited = _check_flow(ctx, doc, schedule, check_mapping=touched)
-    for key in ("name", "description", "sourceConnectionIds", "targetConnectionIds", "transformations", "options"):
-        if key in doc:
-            flow[key] = doc[key]
-        else:
-            flow.pop(key, None)
+    fields = ("name", "description", "sourceConnectionIds", "targetConnectionIds", "transformations", "options")
+    res.take_patched(flow, doc, fields)
     flow["transformations"] = _echo_transformations(flow["transformations"])
     flow["inheritedAttributes"] = inherited
     flow["scheduleParams"] = _echo_schedule(schedule)

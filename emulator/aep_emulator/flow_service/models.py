@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.state import Collection, EmulatorState, Store
+from ..core.state import EmulatorState, Named, Store
 
 
 class FlowServiceBackend:
     """Flow Service in one org's sandbox (``store.backend(FlowServiceBackend)``)."""
 
     COLLECTIONS = ("connections", "sourceConnections", "targetConnections", "flows", "runs")
+    connections = Named("connections")
+    source_connections = Named("sourceConnections")
+    target_connections = Named("targetConnections")
+    flows = Named("flows")
+    runs = Named("runs")
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -23,26 +28,6 @@ class FlowServiceBackend:
         self.scheduled_flows: set[str] = set()
         #: Runs that have not reached a terminal status yet.
         self.active_runs: set[str] = set()
-
-    @property
-    def connections(self) -> Collection:
-        return self.store["connections"]
-
-    @property
-    def source_connections(self) -> Collection:
-        return self.store["sourceConnections"]
-
-    @property
-    def target_connections(self) -> Collection:
-        return self.store["targetConnections"]
-
-    @property
-    def flows(self) -> Collection:
-        return self.store["flows"]
-
-    @property
-    def runs(self) -> Collection:
-        return self.store["runs"]
 
 
 def backend(store: Store) -> FlowServiceBackend:

@@ -180,6 +180,18 @@ def list_static(req: Request, collection: str, docs: list[dict[str, Any]]) -> Re
     return Response(200, {"items": [view(d) for d in matching[: lq.limit]], "_links": {}})
 
 
+def get_static(req: Request, docs: dict[str, dict[str, Any]], doc_id: str, kind: str) -> Response:
+    """One catalog document (a spec) by id; ``1101-404`` naming its ``kind`` ("Flow spec") when unknown."""
+    q.ensure_no_query(req.query)
+    doc = docs.get(doc_id)
+    if doc is None:
+        raise flow_error(
+            "1101-404",
+            f"The requested resource is not found. Error from flow provider: {kind} with id {doc_id} does not exist.",
+        )
+    return items(view(doc))
+
+
 # -- JSON patch -------------------------------------------------------------------------------------
 PATCH_OPS = frozenset({"add", "replace", "remove"})
 
@@ -237,6 +249,15 @@ def apply_patch(
         if operation["op"] == "remove":
             operation.pop("value", None)
     return doc, normalised
+
+
+def take_patched(resource: dict[str, Any], doc: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """Copy ``fields`` of a patched document into the stored resource (a field the patch removed goes)."""
+    for key in fields:
+        if key in doc:
+            resource[key] = doc[key]
+        else:
+            resource.pop(key, None)
 
 
 def require_object(body: Any) -> dict[str, Any]:

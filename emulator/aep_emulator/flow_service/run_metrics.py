@@ -9,12 +9,34 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from ..core.state import EmulatorState, IngestionResult, Store
+from ..core.state import EmulatorState, Store
 
 TERMINAL = ("success", "failed")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass
+class _Promotion:
+    """What a finished run's promotion activity reports: its status, batch, record counts, bytes and files."""
+
+    status: str
+    batch_id: str
+    input_count: int
+    output_count: int
+    failed_count: int
+    input_bytes: int
+    output_bytes: int
+    output_files: int
+
+
+def _simulated_errors(failed: int) -> list[dict[str, Any]]:
+    return [
+        {"code": "INGEST-1212-400", "message": "Encountered invalid rows in the source data."},
+        {"code": "MAPPER-3700-400", "recordCount": failed, "message": "Mapper Transform Error"},
+    ]
 
 
 def _batch_id(rng: random.Random) -> str:
@@ -93,105 +115,70 @@ def render(run: dict[str, Any], phase: str, state: EmulatorState | None = None, 
         run["activities"] = [_copy_activity(run, "failed", rng, 0, 0)]
         return
     failed = max(failed, 1) if outcome == "partial" else 0
+    batch = _batch_id(rng)
     if plan is not None and ingestion is not None and state is not None and store is not None:
-        batch = _batch_id(rng)
         result = ingestion.ingest(state, store, run, plan, batch, failed)
-        _render_ingested(run, result, rng, forced_partial=outcome == "partial")
+        # The run fails when no record landed although some were read (or the flow's partial-ingestion threshold
+        # was exceeded); a forced ``partial`` outcome stays a success.
+        status = "failed" if result.status == "failed" and outcome != "partial" else "success"
+        landed = len(result.landed)
+        promotion = _Promotion(
+            status,
+            result.batch_id,
+            result.input_count,
+            landed,
+            result.failed_count,
+            result.input_bytes,
+            result.output_bytes,
+            output_files=1 if landed else 0,
+        )
+        _render_promoted(run, promotion, rng, result.promotion_errors())
         return
     failed = min(failed, records)
-    output_bytes = int(size * 0.7)
-    status_summary: dict[str, Any] = {"status": "success", "activityRefs": ["promotionActivity"]}
-    batch = _batch_id(rng)
+    promotion = _Promotion("success", batch, records, records - failed, failed, size, int(size * 0.7), output_files=1)
+    _render_promoted(run, promotion, rng, _simulated_errors(failed))
+
+
+def _render_promoted(run: dict[str, Any], p: _Promotion, rng: random.Random, details: list[dict[str, Any]]) -> None:
+    """Terminal metrics and activities of a run that got as far as promotion; ``details`` are the error codes its
+    promotion reports when records failed."""
+    status_summary: dict[str, Any] = {"status": p.status, "activityRefs": ["promotionActivity"]}
+    record_summary = {
+        "inputRecordCount": p.input_count,
+        "outputRecordCount": p.output_count,
+        "failedRecordCount": p.failed_count,
+    }
+    size_summary = {"inputBytes": p.input_bytes, "outputBytes": p.output_bytes}
     promotion: dict[str, Any] = {
         "id": "promotionActivity",
         "updatedAtUTC": run["_end"],
         "durationSummary": {"startedAtUTC": run["_end"] - 1000, "completedAtUTC": run["_end"]},
-        "sizeSummary": {"inputBytes": size, "outputBytes": output_bytes},
-        "recordSummary": {
-            "inputRecordCount": records,
-            "outputRecordCount": records - failed,
-            "failedRecordCount": failed,
-        },
-        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1},
-        "statusSummary": {"status": "success"},
-        "targetInfo": [
-            {"id": target_id, "type": "TargetConnection", "reference": {"type": "Batch", "ids": [batch]}}
-            for target_id in run["_targets"]
-        ],
-    }
-    if failed:
-        error = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
-        status_summary["errors"] = [error]
-        base = f"https://platform.adobe.io/data/foundation/export/batches/{batch}/meta?path="
-        promotion["statusSummary"].update(
-            errors=[error],
-            extensions={
-                "manifest": {"failedRecords": base + "row_errors", "sampleErrors": base + "row_error_samples.json"},
-                "errors": [
-                    {"code": "INGEST-1212-400", "message": "Encountered invalid rows in the source data."},
-                    {"code": "MAPPER-3700-400", "recordCount": failed, "message": "Mapper Transform Error"},
-                ],
-            },
-        )
-    run["state"] = "success"
-    run["metrics"] = {
-        "durationSummary": {"startedAtUTC": run["_start"], "completedAtUTC": run["_end"]},
-        "sizeSummary": {"inputBytes": size, "outputBytes": output_bytes},
-        "recordSummary": {
-            "inputRecordCount": records,
-            "outputRecordCount": records - failed,
-            "failedRecordCount": failed,
-        },
-        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1, "activityRefs": ["promotionActivity"]},
-        "statusSummary": status_summary,
-    }
-    run["activities"] = [_copy_activity(run, "success", rng, records, size), promotion]
-
-
-def _render_ingested(run: dict[str, Any], result: IngestionResult, rng: random.Random, forced_partial: bool) -> None:
-    """Terminal metrics from an ingestion result: real counts, failed records and their error codes.
-
-    The run fails when no record landed although some were read (or the flow's partial-ingestion threshold
-    was exceeded); a forced ``partial`` outcome stays a success.
-    """
-    records, landed, failed = result.input_count, len(result.landed), result.failed_count
-    status = "failed" if result.status == "failed" and not forced_partial else "success"
-    status_summary: dict[str, Any] = {"status": status, "activityRefs": ["promotionActivity"]}
-    record_summary = {"inputRecordCount": records, "outputRecordCount": landed, "failedRecordCount": failed}
-    promotion: dict[str, Any] = {
-        "id": "promotionActivity",
-        "updatedAtUTC": run["_end"],
-        "durationSummary": {"startedAtUTC": run["_end"] - 1000, "completedAtUTC": run["_end"]},
-        "sizeSummary": {"inputBytes": result.input_bytes, "outputBytes": result.output_bytes},
+        "sizeSummary": dict(size_summary),
         "recordSummary": dict(record_summary),
-        "fileSummary": {"inputFileCount": 1, "outputFileCount": 1 if landed else 0},
-        "statusSummary": {"status": status},
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": p.output_files},
+        "statusSummary": {"status": p.status},
         "targetInfo": [
-            {"id": target_id, "type": "TargetConnection", "reference": {"type": "Batch", "ids": [result.batch_id]}}
+            {"id": target_id, "type": "TargetConnection", "reference": {"type": "Batch", "ids": [p.batch_id]}}
             for target_id in run["_targets"]
         ],
     }
-    if failed:
+    if p.failed_count:
         error = {"code": "CONNECTOR-2001-500", "message": "Error occurred at promotion activity."}
         status_summary["errors"] = [error]
-        base = f"https://platform.adobe.io/data/foundation/export/batches/{result.batch_id}/meta?path="
+        base = f"https://platform.adobe.io/data/foundation/export/batches/{p.batch_id}/meta?path="
         promotion["statusSummary"].update(
             errors=[error],
             extensions={
                 "manifest": {"failedRecords": base + "row_errors", "sampleErrors": base + "row_error_samples.json"},
-                "errors": result.promotion_errors(),
+                "errors": details,
             },
         )
-    run["state"] = status
+    run["state"] = p.status
     run["metrics"] = {
         "durationSummary": {"startedAtUTC": run["_start"], "completedAtUTC": run["_end"]},
-        "sizeSummary": {"inputBytes": result.input_bytes, "outputBytes": result.output_bytes},
+        "sizeSummary": size_summary,
         "recordSummary": record_summary,
-        "fileSummary": {
-            "inputFileCount": 1,
-            "outputFileCount": 1 if landed else 0,
-            "activityRefs": ["promotionActivity"],
-        },
+        "fileSummary": {"inputFileCount": 1, "outputFileCount": p.output_files, "activityRefs": ["promotionActivity"]},
         "statusSummary": status_summary,
     }
-    run["activities"] = [_copy_activity(run, "success", rng, records, result.input_bytes), promotion]
+    run["activities"] = [_copy_activity(run, "success", rng, p.input_count, p.input_bytes), promotion]

@@ -16,6 +16,8 @@ HUBSPOT_SPEC_ID = "cc6a4487-9e91-433e-a3a3-9cf6626c1806"
 SALESFORCE_SPEC_ID = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"
 DATA_LAKE_SPEC_ID = "c604ff05-7f1a-43c0-8e18-33bf874cb11c"
 S3_SPEC_ID = "ecadc60c-7455-4d87-84dc-2a0e293d997b"
+#: ``providerId`` of the batch source connectors and their flow specs (Data Lake has its own).
+SOURCES_PROVIDER_ID = "0ed90a81-07f4-4586-8190-b40eccef1c5a"
 CRM_TO_AEP_FLOW_SPEC_ID = "14518937-270c-4525-bdec-c2ba7cce3860"
 CLOUD_STORAGE_TO_AEP_FLOW_SPEC_ID = "9753525b-82c7-4dce-8a9b-5ccfce2b9876"
 
@@ -26,10 +28,30 @@ _OTHER_CRM_SPEC_IDS = [
 ]
 
 _DRAFT7 = "http://json-schema.org/draft-07/schema#"
-_PERMISSIONS = {
+#: ``permissionsInfo`` of every spec (Sources permissions).
+PERMISSIONS = {
     "view": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["read"]}],
     "manage": [{"@type": "lowLevel", "name": "EnterpriseSource", "permissions": ["write"]}],
 }
+#: ``exploreSpec`` of a table source: explore answers tables and their columns (the JSON schemas stay open).
+TABULAR_EXPLORE_SPEC: dict[str, Any] = {
+    "name": "Tabular",
+    "type": "Tabular",
+    "requestSpec": {"$schema": _DRAFT7, "type": "object"},
+    "responseSpec": {"$schema": _DRAFT7, "type": "object"},
+}
+#: What the emulator notes about every table source: explore answers tables, and a base connection is needed.
+TABLE_SOURCE_BOOKKEEPING: dict[str, Any] = {"_dataFormats": ["tabular"], "_requiresBaseConnection": True}
+
+
+def table_source_attributes(category: str, connector_name: str) -> dict[str, Any]:
+    """The top-level ``attributes`` of a table source (its explore is not paginated)."""
+    return {
+        "category": category,
+        "connectorName": connector_name,
+        "isSource": True,
+        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
+    }
 
 
 def _secret(description: str) -> dict[str, Any]:
@@ -75,7 +97,7 @@ TABLE_NAME_PARAMS_SPEC: dict[str, Any] = {
 HUBSPOT_SPEC: dict[str, Any] = {
     "id": HUBSPOT_SPEC_ID,
     "name": "hubspot",
-    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "providerId": SOURCES_PROVIDER_ID,
     "version": "1.0",
     "authSpec": [
         {
@@ -118,21 +140,10 @@ HUBSPOT_SPEC: dict[str, Any] = {
             }
         },
     },
-    "exploreSpec": {
-        "name": "Tabular",
-        "type": "Tabular",
-        "requestSpec": {"$schema": _DRAFT7, "type": "object"},
-        "responseSpec": {"$schema": _DRAFT7, "type": "object"},
-    },
-    "attributes": {
-        "category": "Marketing Automation",
-        "connectorName": "HubSpot",
-        "isSource": True,
-        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
-    },
-    "permissionsInfo": _PERMISSIONS,
-    "_dataFormats": ["tabular"],
-    "_requiresBaseConnection": True,
+    "exploreSpec": TABULAR_EXPLORE_SPEC,
+    "attributes": table_source_attributes("Marketing Automation", "HubSpot"),
+    "permissionsInfo": PERMISSIONS,
+    **TABLE_SOURCE_BOOKKEEPING,
 }
 
 # Salesforce (help/sources/tutorials/api/create/crm/salesforce.md, "Gather required credentials"): two auth
@@ -152,7 +163,7 @@ _SALESFORCE_API_VERSION = {
 SALESFORCE_SPEC: dict[str, Any] = {
     "id": SALESFORCE_SPEC_ID,
     "name": "salesforce",
-    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "providerId": SOURCES_PROVIDER_ID,
     "version": "1.0",
     "authSpec": [
         {
@@ -211,27 +222,16 @@ SALESFORCE_SPEC: dict[str, Any] = {
             }
         },
     },
-    "exploreSpec": {
-        "name": "Tabular",
-        "type": "Tabular",
-        "requestSpec": {"$schema": _DRAFT7, "type": "object"},
-        "responseSpec": {"$schema": _DRAFT7, "type": "object"},
-    },
-    "attributes": {
-        "category": "CRM",
-        "connectorName": "Salesforce",
-        "isSource": True,
-        "uiAttributes": {"apiFeatures": {"explorePaginationSupported": False}},
-    },
-    "permissionsInfo": _PERMISSIONS,
-    "_dataFormats": ["tabular"],
-    "_requiresBaseConnection": True,
+    "exploreSpec": TABULAR_EXPLORE_SPEC,
+    "attributes": table_source_attributes("CRM", "Salesforce"),
+    "permissionsInfo": PERMISSIONS,
+    **TABLE_SOURCE_BOOKKEEPING,
 }
 
 S3_SPEC: dict[str, Any] = {
     "id": S3_SPEC_ID,
     "name": "amazon-s3",
-    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "providerId": SOURCES_PROVIDER_ID,
     "version": "1.0",
     "authSpec": [
         {
@@ -275,7 +275,7 @@ S3_SPEC: dict[str, Any] = {
     },
     "exploreSpec": {"name": "FileSystem", "type": "FileSystem"},
     "attributes": {"category": "Cloud Storage", "connectorName": "Amazon S3", "isSource": True},
-    "permissionsInfo": _PERMISSIONS,
+    "permissionsInfo": PERMISSIONS,
     "_dataFormats": ["delimited", "json", "parquet"],
     "_requiresBaseConnection": True,
 }
@@ -305,7 +305,7 @@ DATA_LAKE_SPEC: dict[str, Any] = {
         "attributes": {"uiAttributes": {"isDestination": False, "category": "dataLake", "label": "Data Lake"}},
     },
     "attributes": {"category": "Data Lake", "isSource": False, "isTarget": True},
-    "permissionsInfo": _PERMISSIONS,
+    "permissionsInfo": PERMISSIONS,
     "_isTarget": True,
 }
 
@@ -420,7 +420,7 @@ _FLOW_ATTRIBUTES = {
 CRM_TO_AEP: dict[str, Any] = {
     "id": CRM_TO_AEP_FLOW_SPEC_ID,
     "name": "CRMToAEP",
-    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "providerId": SOURCES_PROVIDER_ID,
     "version": "1.0",
     "sourceConnectionSpecIds": [HUBSPOT_SPEC_ID, SALESFORCE_SPEC_ID, *_OTHER_CRM_SPEC_IDS],
     "targetConnectionSpecIds": [DATA_LAKE_SPEC_ID],
@@ -429,14 +429,14 @@ CRM_TO_AEP: dict[str, Any] = {
     "scheduleSpec": _SCHEDULE_SPEC,
     "runSpec": _RUN_SPEC,
     "attributes": _FLOW_ATTRIBUTES,
-    "permissionsInfo": _PERMISSIONS,
+    "permissionsInfo": PERMISSIONS,
     "_requiredTransformations": ["Copy"],
 }
 
 CLOUD_STORAGE_TO_AEP: dict[str, Any] = {
     "id": CLOUD_STORAGE_TO_AEP_FLOW_SPEC_ID,
     "name": "CloudStorageToAEP",
-    "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+    "providerId": SOURCES_PROVIDER_ID,
     "version": "1.0",
     "sourceConnectionSpecIds": [S3_SPEC_ID],
     "targetConnectionSpecIds": [DATA_LAKE_SPEC_ID],
@@ -445,16 +445,11 @@ CLOUD_STORAGE_TO_AEP: dict[str, Any] = {
     "scheduleSpec": _SCHEDULE_SPEC,
     "runSpec": _RUN_SPEC,
     "attributes": _FLOW_ATTRIBUTES,
-    "permissionsInfo": _PERMISSIONS,
+    "permissionsInfo": PERMISSIONS,
     "_requiredTransformations": [],
 }
 
 FLOW_SPECS: dict[str, dict[str, Any]] = {spec["id"]: spec for spec in (CRM_TO_AEP, CLOUD_STORAGE_TO_AEP)}
-
-
-def public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A shallow copy without emulator bookkeeping keys."""
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
 def secret_param_names(spec: dict[str, Any], spec_name: str | None) -> set[str]:

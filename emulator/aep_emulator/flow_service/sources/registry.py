@@ -264,7 +264,7 @@ def table_source_spec(
     return {
         "id": spec_id,
         "name": name,
-        "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+        "providerId": specs.SOURCES_PROVIDER_ID,
         "version": "1.0",
         "authSpec": [{"type": auth.get("type", auth["name"]), **copy.deepcopy(dict(auth))} for auth in auth_specs],
         "sourceSpec": {
@@ -273,11 +273,10 @@ def table_source_spec(
             "spec": params_spec,
             "attributes": {"uiAttributes": {"isSource": True, "label": label or name, "category": category.lower()}},
         },
-        "exploreSpec": {"name": "Tabular", "type": "Tabular"},
-        "attributes": {"category": category, "connectorName": label or name, "isSource": True},
-        "permissionsInfo": specs.CRM_TO_AEP["permissionsInfo"],
-        "_dataFormats": ["tabular"],
-        "_requiresBaseConnection": True,
+        "exploreSpec": copy.deepcopy(specs.TABULAR_EXPLORE_SPEC),
+        "attributes": specs.table_source_attributes(category, label or name),
+        "permissionsInfo": specs.PERMISSIONS,
+        **copy.deepcopy(specs.TABLE_SOURCE_BOOKKEEPING),
     }
 
 

@@ -1,11 +1,12 @@
-"""IMS's state: the access tokens it issued, each bound to the client id that asked for it."""
+"""The access tokens IMS issued, each bound to the client id that asked for it: what the gateway checks every
+Platform call against and the control plane issues, expires and masks (``state.tokens``)."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from ..core.clock import Clock
+from .clock import Clock
 
 
 @dataclass
