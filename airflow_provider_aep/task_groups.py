@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import BaseOperator, TaskGroup, TriggerRule, XComArg, task_group
@@ -123,8 +122,10 @@ def onboarding_summary(source: str, connection_id: str, tables: Any) -> dict[str
     return result
 
 
-@dataclass(frozen=True)
-class _Options:
+# The builders' records are NamedTuples rather than frozen dataclasses: every DAG file using the group creates
+# these classes at parse time, and a frozen dataclass compiles five generated methods each (measured: 2 % of
+# the example DAG's parse, in instructions).
+class _Options(NamedTuple):
     """The group's arguments once checked: what each builder reads."""
 
     kind: SourceKind
@@ -145,8 +146,7 @@ class _Options:
         return {"aep_conn_id": self.aep_conn_id}
 
 
-@dataclass(frozen=True)
-class _TargetSide:
+class _TargetSide(NamedTuple):
     """One table's explore and the resources its records land in."""
 
     table: ExploreConnectionOperator
@@ -156,8 +156,7 @@ class _TargetSide:
     mapping_set: CreateMappingSetOperator
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     """One table's create tasks and its wait, as its teardown and summary read them."""
 
     target_side: _TargetSide
@@ -167,8 +166,7 @@ class _Table:
     wait: AEPFlowRunSensor
 
 
-@dataclass(frozen=True)
-class _BaseTeardown:
+class _BaseTeardown(NamedTuple):
     """What every table's teardown joins: the base connection's delete and the leaf that judges them all."""
 
     delete_base: BaseOperator

@@ -312,7 +312,9 @@ def _provider_modules() -> list[str]:
 def import_cost_sample(env: dict[str, str], preload: str = "airflow.sdk") -> dict[str, Any]:
     """One ``-X importtime`` run: ``import <preload>``, then the provider's DAG-facing modules."""
     modules = _provider_modules()
-    code = f"import {preload}\n" + "".join(f"import {m}\n" for m in modules)
+    # gc.freeze() as the DAG processor does before it forks a parser: otherwise a full collection over the
+    # preload's objects lands in whichever provider module happens to allocate when the threshold is reached.
+    code = f"import {preload}\nimport gc\ngc.freeze()\n" + "".join(f"import {m}\n" for m in modules)
     proc = subprocess.run(
         [python(), "-X", "importtime", "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
