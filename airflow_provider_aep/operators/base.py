@@ -7,13 +7,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, cast, get_args
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError
-from airflow_provider_aep.ownership import Owner, owner_of
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -114,6 +113,8 @@ class AEPBaseOperator(BaseOperator):
     def owned(self, context: Context, description: str | None) -> str:
         """``description`` with the owner line of this task's DAG run (``airflow_provider_aep.ownership``), which
         a teardown of the same DAG run reads to know the resource is its own to delete."""
+        from airflow_provider_aep.ownership import Owner
+
         return Owner.of(context, self.task_id).mark(description)
 
 
@@ -204,6 +205,7 @@ class AEPDeleteOperator(AEPBaseOperator):
     def execute(self, context: Context) -> bool:
         from airflow_provider_aep._compat import AirflowSkipException
         from airflow_provider_aep.client.errors import AEPNotFoundError
+        from airflow_provider_aep.ownership import Owner, owner_of
 
         if not all_true(self.enabled):
             raise AirflowSkipException(f"{self.task_id}: not enabled for this DAG run (enabled={self.enabled!r})")
@@ -258,13 +260,19 @@ class AEPDeleteOperator(AEPBaseOperator):
             ) from None
 
 
+@cache
+def _signature_of(function: Callable[..., None]) -> inspect.Signature:
+    """The shared ``__init__``'s signature, computed once for every delete operator class a DAG file defines."""
+    return inspect.signature(function)
+
+
 def _signature_naming(cls: type[AEPDeleteOperator], shared_init: Callable[..., None]) -> Callable[..., None]:
     """``shared_init`` under a signature whose first keyword is ``cls.id_argument`` (a required string)."""
 
     def __init__(self: AEPDeleteOperator, **kwargs: Any) -> None:
         shared_init(self, **kwargs)
 
-    signature = inspect.signature(shared_init)
+    signature = _signature_of(shared_init)
     this, *rest = signature.parameters.values()
     named = inspect.Parameter(cls.id_argument, inspect.Parameter.KEYWORD_ONLY, annotation="str")
     __init__.__signature__ = signature.replace(parameters=[this, named, *rest])  # type: ignore[attr-defined]

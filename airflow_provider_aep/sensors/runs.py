@@ -12,7 +12,6 @@ from airflow.sdk import Asset, AssetAlias, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
-from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
 from airflow_provider_aep.client.models import (
     FAILED_RECORDS_POLICIES,
     FailedRecordsPolicy,
@@ -198,6 +197,8 @@ class AEPFlowRunSensor(BaseSensorOperator):
         events of that process only, so nothing is added before a deferral, and the trigger needs no
         asset arguments.
         """
+        from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
+
         static = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         if not static and not self.asset_alias:
             return
