@@ -57,8 +57,8 @@ test-latest: $(STAMP)
 # emulator's own tests (no Airflow in them), the benchmarks, which measure it (their workers use 3.2+ DagBag APIs),
 # and the `make demo` test (the demo always runs in .venv; the same DAGs run through dag.test() here).
 test-lowest: $(LOWEST_STAMP)
-	$(LOWEST_BIN)/python -m pytest -m "not system and not browser and not reliability" \
-		--ignore=tests/benchmarks --ignore=tests/test_demo.py --ignore=emulator/tests $(PYTEST_ARGS)
+	$(LOWEST_BIN)/python -m pytest -m "not system and not browser and not reliability" tests \
+		--ignore=tests/benchmarks --ignore=tests/test_demo.py $(PYTEST_ARGS)
 	$(LOWEST_BIN)/python -m pytest tests/system/test_airflow_ui_api.py -k hook_meta $(PYTEST_ARGS)
 
 # make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's.
