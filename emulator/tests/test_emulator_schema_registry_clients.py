@@ -125,9 +125,9 @@ def test_xdm_and_xed_spell_the_same_lookup_formats(sr, variant):
     assert xdm.json() == xed.json()
 
 
-def test_aepp_descriptor_calls(sr, tenant):
-    schema = profile_schema(sr, tenant, {"email": {"type": "string"}})
-    descriptor = {
+def email_identity(schema: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """A primary identity descriptor on the schema's ``_{tenant}.email`` field."""
+    return {
         "@type": "xdm:descriptorIdentity",
         "xdm:sourceSchema": schema["$id"],
         "xdm:sourceVersion": 1,
@@ -136,6 +136,11 @@ def test_aepp_descriptor_calls(sr, tenant):
         "xdm:property": "xdm:code",
         "xdm:isPrimary": True,
     }
+
+
+def test_aepp_descriptor_calls(sr, tenant):
+    schema = profile_schema(sr, tenant, {"email": {"type": "string"}})
+    descriptor = email_identity(schema, tenant)
     created = sr.post("/tenant/descriptors/", json=descriptor)
     assert created.status_code == 201, created.text
     listed = get(sr, "/tenant/descriptors/", "application/vnd.adobe.xdm-v2+json")
@@ -269,15 +274,7 @@ def test_record_json_schema_checks_types_bounds_formats_and_extra_fields(emu, sr
 def test_record_json_schema_requires_required_fields_and_the_primary_identity(emu, sr, tenant):
     fields = {"email": {"type": "string"}, "phone": {"type": "string"}}
     schema = profile_schema(sr, tenant, fields)
-    descriptor = {
-        "@type": "xdm:descriptorIdentity",
-        "xdm:sourceSchema": schema["$id"],
-        "xdm:sourceVersion": 1,
-        "xdm:sourceProperty": f"/_{tenant}/email",
-        "xdm:namespace": "Email",
-        "xdm:property": "xdm:code",
-        "xdm:isPrimary": True,
-    }
+    descriptor = email_identity(schema, tenant)
     assert sr.post("/tenant/descriptors", json=descriptor).status_code == 201
     store = emu.state.store(ORG, "prod")
     validator = schema_registry.record_validator(store, schema["$id"])
