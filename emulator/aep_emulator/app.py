@@ -19,6 +19,8 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import Receive, Scope, Send
 
 from . import ingestion, pages
+from .batch_ingestion import processing as batch_processing
+from .batch_ingestion import urls as batch_ingestion_urls
 from .catalog import urls as catalog_urls
 from .catalog.models import CatalogBackend
 from .core import control_api
@@ -28,6 +30,7 @@ from .core.exchange import Exchange, Platform, not_routed
 from .core.messages import Request
 from .core.routing import EXCHANGE, ServiceUrls
 from .core.state import EmulatorState
+from .data_access import urls as data_access_urls
 from .data_prep import urls as data_prep_urls
 from .data_prep.models import DataPrepBackend
 from .flow_service import control as flow_control
@@ -35,22 +38,38 @@ from .flow_service import runs, specs
 from .flow_service import urls as flow_service_urls
 from .flow_service.models import FlowServiceBackend
 from .ims import urls as ims_urls
+from .query_service import control as query_control
+from .query_service import models as query_models
+from .query_service import runner as query_runner
+from .query_service import urls as query_urls
+from .query_service import wire as query_wire
 from .schema_registry import urls as schema_registry_urls
 
 #: The Platform services, each a ``urls`` module (:class:`~.core.routing.ServiceUrls`).
-SERVICES: tuple[ServiceUrls, ...] = (flow_service_urls, schema_registry_urls, catalog_urls, data_prep_urls)
+SERVICES: tuple[ServiceUrls, ...] = (
+    flow_service_urls,
+    schema_registry_urls,
+    catalog_urls,
+    data_prep_urls,
+    batch_ingestion_urls,
+    data_access_urls,
+    query_urls,
+)
 #: The resource collections of every sandbox (``/state`` and ``stats()`` list them in this order).
 COLLECTIONS = (
     *FlowServiceBackend.COLLECTIONS,
     *schema_registry_urls.COLLECTIONS,
     *CatalogBackend.COLLECTIONS,
     *DataPrepBackend.COLLECTIONS,
+    *query_models.QueryBackend.COLLECTIONS,
 )
 
 
 def wire(state: EmulatorState) -> EmulatorState:
     """Connect the services of ``state``: runs follow the clock, finished runs ingest, connection secrets mask."""
     state.refreshers.append(runs.refresh)
+    state.refreshers.append(query_runner.refresh)
+    state.refreshers.append(batch_processing.refresh)  # completed batches are processed on the clock
     state.ingestion = ingestion.PIPELINE
     state.secret_names = specs.secret_names
     return state
@@ -74,8 +93,12 @@ class EmulatorApp:
         self.access = ControlAccess(control_from_anywhere, control_token)
         self.state = wire(EmulatorState(self.config, COLLECTIONS))
         self.on_startup: list[Callable[[], None]] = []
+        #: Query Service's PostgreSQL endpoint: started with the app (lifespan), stopped with it.
+        self.pg = query_wire.PgEndpoint(self.state, port=self.config.pg_port)
+        self.on_startup.append(self.pg.start)
         self.platform = Platform(self.state, _starlette(_platform_routes(), self._not_routed))
-        control_routes = control_api.routes(self.state, pages.PAGES, [*flow_control.ENDPOINTS, *ingestion.ENDPOINTS])
+        endpoints = [*flow_control.ENDPOINTS, *ingestion.ENDPOINTS, *query_control.ENDPOINTS]
+        control_routes = control_api.routes(self.state, pages.PAGES, endpoints)
         self.control = _starlette([Mount(control_api.PREFIX, app=_router(control_routes))], control_api.not_routed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +133,8 @@ class EmulatorApp:
                     callback()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.pg.stop()
+                self.state.close()  # spooled uploads go with the server
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

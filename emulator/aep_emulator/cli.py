@@ -13,10 +13,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from .core.access import TOKEN_ENV, TOKEN_HEADER, host_warning
 from .core.config import RUN_OUTCOMES, EmulatorConfig
-from .server import LISTENING_PREFIX
+from .server import LISTENING_PREFIX, PG_PREFIX
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a sandbox that exists (repeatable; default: prod and dev); others answer 'Sandbox not found'",
     )
     parser.add_argument("--any-sandbox", action="store_true", help="accept every well-formed sandbox name")
+    parser.add_argument("--pg-port", type=int, help="port of Query Service's PostgreSQL endpoint (default: 0, any)")
     parser.add_argument("--config-json", help="a full EmulatorConfig as JSON (flags above override it)")
     parser.add_argument(
         "--control-from-anywhere",
@@ -94,6 +96,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         ("run_start_delay", "run_start_delay"),
         ("run_outcome", "run_outcome"),
         ("rows_per_run", "rows_per_run"),
+        ("pg_port", "pg_port"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -102,6 +105,14 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         return EmulatorConfig.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise SystemExit(f"aep-emulator: invalid configuration: {exc}") from exc
+
+
+def _announce(app: Any, url: str) -> None:
+    """The PostgreSQL endpoint's address, then the ``listening on`` line (what the launcher waits for)."""
+    if app.pg.address is not None:
+        host, port = app.pg.address
+        print(f"{PG_PREFIX}{host}:{port} (Query Service, dbname <sandbox>:all, password = an IMS token)", flush=True)
+    print(f"{LISTENING_PREFIX}{url}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sock = bind_socket(args.host, args.port)
     app = create_app(config, control_from_anywhere=args.control_from_anywhere, control_token=args.control_token)
     url = url_for(sock)
-    app.on_startup.append(lambda: print(f"{LISTENING_PREFIX}{url}", flush=True))
+    app.on_startup.append(lambda: _announce(app, url))
     try:
         uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
     except KeyboardInterrupt:  # a second Ctrl-C while uvicorn shuts down: still a clean stop

@@ -19,6 +19,8 @@ from .core.config import EmulatorConfig
 from .core.control import EmulatorControl
 
 LISTENING_PREFIX = "AEP emulator listening on "
+#: The CLI prints this line (``host:port``) before the ``listening on`` line.
+PG_PREFIX = "AEP emulator PostgreSQL endpoint on "
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -67,10 +69,24 @@ def uvicorn_config(app: Any) -> Any:
 class EmulatorHandle:
     """A running emulator: ``url`` serves IMS and Flow Service, ``control`` drives it."""
 
-    def __init__(self, url: str, app: Any = None) -> None:
+    def __init__(self, url: str, app: Any = None, pg_address: tuple[str, int] | None = None) -> None:
         self.url = url
         self.app = app
         self.control = EmulatorControl(url)
+        self._pg_address = pg_address
+
+    @property
+    def pg_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` of Query Service's PostgreSQL endpoint (``None`` when it is not running)."""
+        if self.app is not None:
+            return self.app.pg.address
+        return self._pg_address
+
+    @property
+    def pg_port(self) -> int | None:
+        """The PostgreSQL endpoint's port on 127.0.0.1 (what ``/connection_parameters`` answers)."""
+        address = self.pg_address
+        return address[1] if address else None
 
     @property
     def state(self) -> Any:
@@ -141,8 +157,8 @@ def run_emulator(
 class SubprocessEmulator(EmulatorHandle):
     """The emulator CLI as a child process (outlives threads; needed when the caller forks or execs)."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        super().__init__(url)
+    def __init__(self, process: subprocess.Popen[str], url: str, pg_address: tuple[str, int] | None = None) -> None:
+        super().__init__(url, pg_address=pg_address)
         self.process = process
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -201,6 +217,7 @@ def run_emulator_subprocess(
     threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     deadline = time.monotonic() + timeout
     url = None
+    pg_address: tuple[str, int] | None = None
     seen: list[str] = []
     try:
         while url is None:
@@ -214,9 +231,12 @@ def run_emulator_subprocess(
             if line is None:
                 raise RuntimeError(f"AEP emulator subprocess exited with {process.wait()}: {seen}")
             seen.append(line.rstrip())
+            if line.startswith(PG_PREFIX):
+                pg_host, _, pg_port = line[len(PG_PREFIX) :].split()[0].rpartition(":")
+                pg_address = (pg_host, int(pg_port))
             if line.startswith(LISTENING_PREFIX):
                 url = line[len(LISTENING_PREFIX) :].strip()
-        handle = SubprocessEmulator(process, url)
+        handle = SubprocessEmulator(process, url, pg_address)
         handle.control.wait_until_ready(timeout=max(1.0, deadline - time.monotonic()))
     except BaseException:
         SubprocessEmulator(process, url or "").stop()

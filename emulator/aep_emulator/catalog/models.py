@@ -2,7 +2,8 @@
 
 Datasets and batches are the JSON documents Catalog answers (with ``_``-prefixed bookkeeping keys) in the sandbox's
 named collections; the landed records are what a batch wrote (Catalog itself only holds their counts).
-Other services use :func:`find_dataset` and :func:`add_batch`.
+Other services use :func:`find_dataset` and :func:`add_batch` (runs), :func:`open_batch`, :func:`touch_batch` and
+:func:`finish_batch` (the Batch Ingestion API).
 """
 
 from __future__ import annotations
@@ -120,3 +121,64 @@ def add_batch(
         dataset["lastBatchStatus"] = status
         dataset["lastSuccessfulBatch" if status == "success" else "lastFailedBatch"] = batch_id
     return batch
+
+
+def open_batch(
+    store: Store,
+    *,
+    batch_id: str,
+    dataset_id: str,
+    created_ms: int,
+    seq: int,
+    client_id: str,
+    input_format: dict[str, Any],
+    external_id: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store a batch in ``loading``, as the Batch Ingestion API creates it (``POST /import/batches``).
+
+    The dataset's ``lastBatch*`` fields follow only when the batch ends (:func:`finish_batch`).
+    """
+    batch: dict[str, Any] = {
+        "id": batch_id,
+        "imsOrg": store.org,
+        "status": "loading",
+        "relatedObjects": [{"type": "dataSet", "id": dataset_id}],
+        "externalId": external_id or batch_id,
+        "inputFormat": copy.deepcopy(input_format),
+        "created": created_ms,
+        "updated": created_ms,
+        "createdClient": client_id,
+        "createdUser": f"{client_id}@AdobeID",
+        "updatedUser": f"{client_id}@AdobeID",
+        "version": "1.0.0",
+        "tags": copy.deepcopy(tags or {}),
+        "_seq": seq,
+    }
+    store["batches"].add(batch)
+    return batch
+
+
+def touch_batch(batch: dict[str, Any], now_ms: int, status: str | None = None) -> None:
+    """Record a change of a batch: ``updated`` and a patch-level ``version`` bump (and a new ``status``)."""
+    if status is not None:
+        if status not in BATCH_STATUSES:
+            raise ValueError(f"unknown batch status {status!r}")
+        batch["status"] = status
+    batch["updated"] = now_ms
+    major, minor, patch = [*str(batch.get("version") or "1.0.0").split("."), "0", "0"][:3]
+    batch["version"] = f"{major}.{minor}.{int(patch) + 1 if patch.isdigit() else 1}"
+
+
+def finish_batch(store: Store, batch: dict[str, Any], status: str, now_ms: int) -> None:
+    """End a batch (``success``, ``failed``, ``aborted``...): ``completed`` is set and the dataset's
+    ``lastBatchId``/``lastBatchStatus``/``lastSuccessfulBatch``/``lastFailedBatch`` follow."""
+    touch_batch(batch, now_ms, status)
+    batch["completed"] = now_ms
+    dataset_id = next((o["id"] for o in batch.get("relatedObjects") or [] if o.get("type") == "dataSet"), None)
+    dataset = find_dataset(store, dataset_id) if dataset_id else None
+    if dataset is not None:
+        dataset["lastBatchId"] = batch["id"]
+        dataset["lastBatchStatus"] = status
+        if status in ("success", "failed"):
+            dataset["lastSuccessfulBatch" if status == "success" else "lastFailedBatch"] = batch["id"]

@@ -44,6 +44,19 @@ class EmulatorConfig:
     journal_limit: int = 10000
     #: Sample rows a finished run of a dataset-backed flow ingests (mapped, validated, landed in Catalog).
     rows_per_run: int = 10
+    #: Query Service: seconds a query stays ``SUBMITTED``, then ``IN_PROGRESS`` before its SQL runs.
+    query_start_delay: float = 1.0
+    query_duration: float = 2.0
+    #: Port of Query Service's PostgreSQL endpoint on 127.0.0.1 (0 lets the OS pick a free one).
+    pg_port: int = 0
+    #: Largest file one small-file upload (``PUT``) of the Batch Ingestion API accepts (Adobe: 256 MB).
+    batch_file_limit: int = 256 * 1024 * 1024
+    #: Largest total size of one batch's files (Adobe: 100 GB).
+    batch_size_limit: int = 100 * 1024**3
+    #: Most files one batch may hold (Adobe: 1500).
+    batch_max_files: int = 1500
+    #: Seconds a completed batch stays ``staging`` on the emulator clock before it is processed.
+    batch_processing_delay: float = 2.0
 
     def __post_init__(self) -> None:
         if self.run_outcome not in RUN_OUTCOMES:
@@ -56,6 +69,10 @@ class EmulatorConfig:
             raise ValueError("need 1 <= default_page_size <= max_page_size")
         if isinstance(self.rows_per_run, bool) or not isinstance(self.rows_per_run, int) or self.rows_per_run < 0:
             raise ValueError("rows_per_run must be a non-negative integer")
+        if min(self.batch_file_limit, self.batch_size_limit, self.batch_max_files) < 1:
+            raise ValueError("batch_file_limit, batch_size_limit and batch_max_files must be positive")
+        if self.batch_processing_delay < 0:
+            raise ValueError("batch_processing_delay must not be negative")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (used by the control plane and the subprocess launcher)."""

@@ -35,6 +35,8 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     base_url: str = ""
+    #: Set (to the byte count) when a handler moved the body to a spool file and dropped it (uploads).
+    spooled: int | None = None
 
     @classmethod
     def from_starlette(cls, request: StarletteRequest, body: bytes) -> Request:
@@ -88,9 +90,18 @@ class Request:
         return values[-1] if values else None
 
     def journal_body(self) -> Any:
-        """Parsed JSON, a form dict, raw text, or ``None`` (for the journal only; never raises)."""
+        """Parsed JSON, a form dict, raw text, or ``None`` (for the journal only; never raises).
+
+        Binary payloads (a content type that is neither JSON, a form nor text, e.g. uploaded files) are
+        journaled by size only: their bytes may be large and are customer data.
+        """
+        if self.spooled is not None:
+            return {"contentLength": self.spooled}
         if not self.body:
             return None
+        kind = self.content_type
+        if kind and not (self.is_json or kind == "application/x-www-form-urlencoded" or kind.startswith("text/")):
+            return {"contentLength": len(self.body)}
         if self.content_type == "application/x-www-form-urlencoded":
             return self.form()
         try:

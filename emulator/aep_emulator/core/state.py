@@ -161,6 +161,7 @@ class EmulatorState:
     def reset(self) -> None:
         """Forget everything and restore the configuration the server was started with."""
         with self.lock:
+            self.close()
             self.config = self.base_config
             self.clock.reset()
             self.faults.clear()
@@ -169,6 +170,14 @@ class EmulatorState:
             self.stores.clear()
             self.faults_injected.clear()
             self._backends.clear()
+
+    def close(self) -> None:
+        """Release what backends hold outside memory (a backend's ``close()``: spooled upload files)."""
+        with self.lock:
+            for found in self._backends.values():
+                close = getattr(found, "close", None)
+                if callable(close):
+                    close()
 
     def configure(self, changes: dict[str, Any]) -> EmulatorConfig:
         """Change settings until the next reset (used by tests sharing one server)."""

@@ -1,0 +1,1 @@
+"""The Batch Ingestion API (``/data/foundation/import``): batches, file uploads and their processing."""
