@@ -30,7 +30,7 @@ process that builds an ``aep://`` asset, so it imports nothing from Airflow at m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
@@ -147,6 +147,53 @@ def _iso(epoch_ms: Any) -> str | None:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def dataset_event_extra(
+    *,
+    org_id: str | None,
+    sandbox: str,
+    dataset_id: str | None,
+    batch_id: str | None = None,
+    records_read: int | None = None,
+    records_written: int | None = None,
+    records_failed: int | None = 0,
+    bytes_read: int | None = None,
+    bytes_written: int | None = None,
+    duration_seconds: float | None = None,
+    started_at: str | None = None,
+    completed_at: str | None = None,
+    flow_id: str | None = None,
+    run_id: str | None = None,
+    status: str | None = None,
+    error_codes: Iterable[Any] = (),
+    sample_errors_url: str | None = None,
+) -> dict[str, Any]:
+    """The JSON ``extra`` of an asset event for data landed in a dataset, by a run or by any other operator
+    (a batch ingestion gives ``batch_id``, ``records_*``, ``bytes_*``, ``duration_seconds``, ``error_codes``).
+
+    Every key of ``docs/assets.md``'s table is always present (None when unknown), so consumers need no
+    ``.get`` chains. Give error *codes* only: messages can quote source rows.
+    """
+    return {
+        "org_id": org_id,
+        "sandbox": sandbox,
+        "dataset_id": dataset_id,
+        "flow_id": flow_id,
+        "run_id": run_id,
+        "status": status,
+        "records_read": records_read,
+        "records_written": records_written,
+        "records_failed": records_failed or 0,
+        "bytes_read": bytes_read,
+        "bytes_written": bytes_written,
+        "duration_seconds": duration_seconds,
+        "started_at": started_at,
+        "completed_at": completed_at,
+        "batch_id": batch_id,
+        "error_codes": sorted({str(code) for code in error_codes if code}),
+        "sample_errors_url": sample_errors_url,
+    }
+
+
 def run_event_extra(
     run: Mapping[str, Any],
     *,
@@ -155,36 +202,34 @@ def run_event_extra(
     dataset_id: str | None = None,
     target_connection_id: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON ``extra`` of the asset event for a finished run (``FlowRun.to_dict()`` / the sensor's XCom).
+    """The :func:`dataset_event_extra` of a finished run (``FlowRun.to_dict()`` / the sensor's XCom).
 
-    Keys are always present (None when AEP did not report the metric), so consumers need no ``.get``
-    chains. ``batch_id`` is the batch written through ``target_connection_id`` when given (one dataset of
-    a flow with several targets), else the run's first batch. Only error *codes* are copied: messages can
-    quote source rows.
+    ``batch_id`` is the batch written through ``target_connection_id`` when given (one dataset of a flow
+    with several targets), else the run's first batch.
     """
     batches = run.get("batches") or {}
     batch_ids = batches.get(target_connection_id) if target_connection_id and isinstance(batches, Mapping) else None
     duration_ms = run.get("duration_ms")
     errors = run.get("errors") or []
-    return {
-        "org_id": org_id,
-        "sandbox": sandbox,
-        "dataset_id": dataset_id,
-        "flow_id": run.get("flow_id"),
-        "run_id": run.get("id"),
-        "status": run.get("status"),
-        "records_read": run.get("input_records"),
-        "records_written": run.get("output_records"),
-        "records_failed": run.get("failed_records") or 0,
-        "bytes_read": run.get("input_bytes"),
-        "bytes_written": run.get("output_bytes"),
-        "duration_seconds": duration_ms / 1000 if isinstance(duration_ms, (int, float)) else None,
-        "started_at": _iso(run.get("started_at")),
-        "completed_at": _iso(run.get("completed_at")),
-        "batch_id": batch_ids[0] if batch_ids else run.get("batch_id"),
-        "error_codes": sorted({str(e.get("code")) for e in errors if isinstance(e, Mapping) and e.get("code")}),
-        "sample_errors_url": run.get("sample_errors_url"),
-    }
+    return dataset_event_extra(
+        org_id=org_id,
+        sandbox=sandbox,
+        dataset_id=dataset_id,
+        flow_id=run.get("flow_id"),
+        run_id=run.get("id"),
+        status=run.get("status"),
+        records_read=run.get("input_records"),
+        records_written=run.get("output_records"),
+        records_failed=run.get("failed_records"),
+        bytes_read=run.get("input_bytes"),
+        bytes_written=run.get("output_bytes"),
+        duration_seconds=duration_ms / 1000 if isinstance(duration_ms, (int, float)) else None,
+        started_at=_iso(run.get("started_at")),
+        completed_at=_iso(run.get("completed_at")),
+        batch_id=batch_ids[0] if batch_ids else run.get("batch_id"),
+        error_codes=[e.get("code") for e in errors if isinstance(e, Mapping)],
+        sample_errors_url=run.get("sample_errors_url"),
+    )
 
 
 def convert_asset_to_openlineage(asset: Any, lineage_context: Any = None) -> Any:
@@ -203,6 +248,7 @@ __all__ = [
     "convert_asset_to_openlineage",
     "create_asset",
     "dataset_asset",
+    "dataset_event_extra",
     "dataset_uri",
     "parse_dataset_uri",
     "run_event_extra",

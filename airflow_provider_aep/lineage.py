@@ -9,7 +9,10 @@ Dataset naming (``docs/assets.md``, "Lineage"):
   sandbox can hold several HubSpot portals whose tables have the same names.
 * **AEP datasets** (outputs): namespace ``aep://<org>/<sandbox>``, name ``datasets/<dataset_id>``, exactly
   what :func:`airflow_provider_aep.assets.convert_asset_to_openlineage` makes of the dataset's asset, so
-  lineage returned by operators and lineage of declared asset outlets join.
+  lineage returned by operators and lineage of declared asset outlets join. Each carries a ``schema`` facet:
+  every field of its XDM schema as the Schema Registry resolves it (``xed-full``: the class's, the standard
+  field groups' and the tenant's fields), objects as nested fields (:func:`aep_dataset`,
+  :func:`read_schema_fields`, for any operator that writes a dataset).
 
 Nothing here imports OpenLineage at module level: the builders import it when called and return None when
 ``apache-airflow-providers-openlineage`` is not installed. The plain-data helpers (names, mappings) need
@@ -57,12 +60,87 @@ class SourceTable:
 
 
 @dataclass(frozen=True)
+class SchemaField:
+    """One XDM field of a dataset's schema: ``type`` is its ``meta:xdmType`` (``string``, ``date-time``,
+    ``object``...), ``fields`` the children of an object (or of an array's object items)."""
+
+    name: str
+    type: str | None = None
+    description: str | None = None
+    fields: tuple[SchemaField, ...] = ()
+
+
+@dataclass(frozen=True)
 class AEPDataset:
-    """An output: one Catalog dataset; ``statistics`` is ``(rows, bytes)`` written by a run, when known."""
+    """An output: one Catalog dataset; ``statistics`` is ``(rows, bytes)`` written by a run, when known;
+    ``fields`` its XDM schema's fields (the ``schema`` facet), when known."""
 
     namespace: str
     name: str
     statistics: tuple[int | None, int | None] | None = None
+    fields: tuple[SchemaField, ...] | None = None
+
+
+def aep_dataset(
+    org_id: str,
+    sandbox: str,
+    dataset_id: str,
+    schema_fields: Sequence[SchemaField] | None = None,
+    statistics: tuple[int | None, int | None] | None = None,
+) -> AEPDataset:
+    """An AEP dataset output, named like its ``aep://`` asset, for :func:`build_operator_lineage`.
+
+    ``schema_fields`` are :func:`schema_fields` of the dataset's resolved XDM schema (or
+    :func:`read_schema_fields`); ``statistics`` is ``(records written, bytes written)``.
+    """
+    fields = tuple(schema_fields) if schema_fields is not None else None
+    return AEPDataset(aep_namespace(org_id, sandbox), dataset_name(dataset_id), statistics, fields)
+
+
+def schema_fields(schema: Mapping[str, Any]) -> tuple[SchemaField, ...]:
+    """The fields of a resolved XDM schema (``Accept: application/vnd.adobe.xed-full+json; version=1``), nested.
+
+    A field's type is its ``meta:xdmType`` (else its JSON Schema ``type``); an object's ``properties`` become
+    its ``fields``, and so do those of an array's object ``items`` (the array keeps type ``array``).
+    """
+    return _fields_of(schema.get("properties"), depth=0)
+
+
+_MAX_DEPTH = 16  # XDM nests a few levels; a malformed (cyclic-looking) answer stops here
+
+
+def _fields_of(properties: Any, depth: int) -> tuple[SchemaField, ...]:
+    if not isinstance(properties, Mapping) or depth > _MAX_DEPTH:
+        return ()
+    found = []
+    for name, node in properties.items():
+        if not isinstance(node, Mapping):
+            continue
+        kind = node.get("meta:xdmType") or node.get("type")
+        children = node.get("properties")
+        items = node.get("items")
+        if children is None and isinstance(items, Mapping):
+            children = items.get("properties")
+        text = node.get("description") or node.get("title")
+        found.append(
+            SchemaField(
+                name=str(name),
+                type=str(kind) if isinstance(kind, str) else None,
+                description=text if isinstance(text, str) else None,
+                fields=_fields_of(children, depth + 1),
+            )
+        )
+    return tuple(found)
+
+
+def read_schema_fields(hook: Any, schema_id: str) -> tuple[SchemaField, ...] | None:
+    """The fields of a schema, read once from the Schema Registry (resolved, ``xed-full``); None (logged) when it
+    cannot be read, since lineage must never fail a task."""
+    try:
+        return schema_fields(hook.schema_registry.get("schemas", schema_id, full=True))
+    except Exception as err:
+        log.warning("OpenLineage: schema %s not readable, no schema facet: %s", schema_id, err)
+        return None
 
 
 @dataclass(frozen=True)
@@ -165,10 +243,15 @@ def describe_flow(
     namespace = aep_namespace(settings.org_id, settings.sandbox_name)
     result = FlowLineage()
     result.inputs = [t for t in (source_table_of(s) for s in sources) if t is not None]
+    schemas: dict[str, tuple[SchemaField, ...] | None] = {}  # each schema read once, however many targets use it
     for target in targets:
         dataset_id = (target.get("params") or {}).get("dataSetId")
         if isinstance(dataset_id, str) and dataset_id:
-            result.outputs.append(AEPDataset(namespace, dataset_name(dataset_id)))
+            schema_id = _target_schema_id(hook, target, dataset_id)
+            if schema_id and schema_id not in schemas:
+                schemas[schema_id] = read_schema_fields(hook, schema_id)
+            fields = schemas.get(schema_id) if schema_id else None
+            result.outputs.append(AEPDataset(namespace, dataset_name(dataset_id), fields=fields))
     mapping = mapping_of((flow or {}).get("transformations") or [])
     if mapping is not None:
         try:
@@ -178,19 +261,60 @@ def describe_flow(
     return result
 
 
+def _target_schema_id(hook: Any, target: Mapping[str, Any], dataset_id: str) -> str | None:
+    """The schema a target connection writes (``data.schema.id``), else its dataset's ``schemaRef.id``."""
+    from airflow_provider_aep.client.models import dig
+
+    schema_id = dig(target, "data.schema.id")
+    if isinstance(schema_id, str) and schema_id:
+        return schema_id
+    try:
+        schema_id = dig(hook.catalog.get_dataset(dataset_id), "schemaRef.id")
+    except Exception as err:
+        log.warning("OpenLineage: dataset %s not readable, no schema facet: %s", dataset_id, err)
+        return None
+    return schema_id if isinstance(schema_id, str) and schema_id else None
+
+
 def _schema_facet(columns: Sequence[Mapping[str, Any]]) -> Any:
+    """The ``schema`` facet of a source table's explored columns (flat)."""
+    return _fields_facet(
+        [SchemaField(str(c["name"]), _text(c.get("type")), _text(c.get("description"))) for c in columns]
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _fields_facet(fields: Sequence[SchemaField]) -> Any:
+    """A ``SchemaDatasetFacet``: objects as nested fields where the OpenLineage client has ``fields`` on
+    ``SchemaDatasetFacetFields`` (1.12+), else flattened to dotted names (``_tenant.hubspot.email``)."""
+    import inspect
+
     from airflow.providers.common.compat.openlineage.facet import SchemaDatasetFacet, SchemaDatasetFacetFields
 
-    return SchemaDatasetFacet(
-        fields=[
-            SchemaDatasetFacetFields(
-                name=str(c["name"]),
-                type=str(c["type"]) if isinstance(c.get("type"), str) else None,
-                description=c.get("description") if isinstance(c.get("description"), str) else None,
-            )
-            for c in columns
-        ]
-    )
+    nested = "fields" in inspect.signature(SchemaDatasetFacetFields).parameters
+
+    def build(field: SchemaField) -> Any:
+        if not nested:
+            return SchemaDatasetFacetFields(name=field.name, type=field.type, description=field.description)
+        return SchemaDatasetFacetFields(
+            name=field.name,
+            type=field.type,
+            description=field.description,
+            fields=[build(child) for child in field.fields],
+        )
+
+    def flat(items: Sequence[SchemaField], prefix: str = "") -> list[SchemaField]:
+        out = []
+        for item in items:
+            name = f"{prefix}{item.name}"
+            out.append(SchemaField(name, item.type, item.description))
+            out.extend(flat(item.fields, f"{name}."))
+        return out
+
+    return SchemaDatasetFacet(fields=[build(f) for f in (fields if nested else flat(fields))])
 
 
 def _column_lineage_facet(mappings: Sequence[ColumnMapping], inputs: Sequence[SourceTable]) -> Any:
@@ -233,8 +357,9 @@ def build_operator_lineage(
 ) -> OperatorLineage | None:
     """The ``OperatorLineage`` an operator returns, or None when the OpenLineage provider is not installed.
 
-    Inputs carry a ``schema`` facet when their columns are known; outputs carry ``columnLineage`` from
-    ``mappings`` and ``outputStatistics`` when a run reported them. ``run_id`` becomes the run facets
+    Inputs carry a ``schema`` facet when their columns are known; outputs carry ``schema`` when their XDM
+    fields are known (:func:`aep_dataset`), ``columnLineage`` from ``mappings`` and ``outputStatistics`` when a
+    run reported them. ``run_id`` becomes the run facets
     ``externalQuery`` (the AEP flow run id) and ``aep_flow_run`` (run and flow id).
     """
     try:
@@ -258,6 +383,8 @@ def build_operator_lineage(
     ol_outputs = []
     for dataset in outputs:
         facets: dict[str, Any] = {}
+        if dataset.fields:
+            facets["schema"] = _fields_facet(dataset.fields)
         column_lineage = _column_lineage_facet(mappings, inputs) if mappings else None
         if column_lineage is not None:
             facets["columnLineage"] = column_lineage
@@ -289,14 +416,18 @@ __all__ = [
     "AEPDataset",
     "ColumnMapping",
     "FlowLineage",
+    "SchemaField",
     "SourceTable",
+    "aep_dataset",
     "aep_namespace",
     "attribute_mappings",
     "build_operator_lineage",
     "dataset_name",
     "describe_flow",
     "mapping_of",
+    "read_schema_fields",
     "run_statistics",
+    "schema_fields",
     "source_namespace",
     "source_table",
     "source_table_of",

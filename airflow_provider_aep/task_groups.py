@@ -204,7 +204,8 @@ class AEPOnboardingTaskGroup(TaskGroup):
     :param asset_alias: When a table's run succeeds, its ``wait_for_run`` emits an asset event for the table's
         dataset (``aep://`` URI, resolved at run time) through ``AssetAlias(asset_alias)``, with the run's
         metrics as its extra, so a DAG scheduled on the alias or on the dataset's asset runs
-        (``docs/assets.md``).
+        (``docs/assets.md``). Default: the sensor's own alias, ``aep-datasets:<dag_id>.<task id>``.
+    :param emit_asset_events: Emit those asset events (default); False declares no alias.
     :param kwargs: Any other ``TaskGroup`` argument (``prefix_group_id``, ``tooltip``, ...).
     """
 
@@ -228,6 +229,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
         failed_records_policy: str = "warn",
         wait_timeout: timedelta = timedelta(hours=6),
         asset_alias: str | None = None,
+        emit_asset_events: bool = True,
         **kwargs: Any,
     ) -> None:
         kind = _checked_source(group_id, source, identity, enable_profile)
@@ -249,6 +251,7 @@ class AEPOnboardingTaskGroup(TaskGroup):
                 "timeout": wait_timeout,
                 "failed_records_policy": failed_records_policy,
                 "asset_alias": asset_alias,  # the sensor declares AssetAlias(asset_alias) as its outlet itself
+                "emit_asset_events": emit_asset_events,
             },
         )
         with self:

@@ -279,3 +279,56 @@ def test_run_event_extra() -> None:
     }
     assert json.loads(json.dumps(extra)) == extra
     assert run_event_extra(summary, sandbox="prod")["batch_id"] == "BATCH1"  # no target: the first batch
+
+
+# --------------------------------------------------------------------------- the helpers any data-landing operator uses
+def test_dataset_event_extra_has_the_run_events_keys() -> None:
+    """A batch ingestion's event carries the same keys as a run's, unknown metrics as None."""
+    from airflow_provider_aep.assets import dataset_event_extra
+
+    extra = dataset_event_extra(
+        org_id=ORG,
+        sandbox="prod",
+        dataset_id=DS,
+        batch_id="BATCH9",
+        records_written=7,
+        records_failed=1,
+        bytes_written=900,
+        duration_seconds=2.5,
+        error_codes=["X-2", "X-1", "X-2", None],
+    )
+    assert set(extra) == set(run_event_extra(FlowRun.from_api(RUN_DOC).to_dict(), sandbox="prod"))
+    assert (extra["batch_id"], extra["records_written"], extra["records_failed"]) == ("BATCH9", 7, 1)
+    assert (extra["bytes_written"], extra["duration_seconds"], extra["error_codes"]) == (900, 2.5, ["X-1", "X-2"])
+    assert extra["flow_id"] is None and extra["run_id"] is None
+
+
+def test_an_operator_declares_its_alias_and_emits_through_it() -> None:
+    """What a batch-ingestion operator does: declare in ``__init__``, emit once its data landed."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG, AssetAlias
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    from airflow_provider_aep.asset_events import declare_dataset_events, default_asset_alias, emit_dataset_event
+    from airflow_provider_aep.assets import dataset_event_extra
+
+    with DAG("ingest", schedule=None):
+        task = EmptyOperator(task_id="upload")
+        alias = declare_dataset_events(task)
+        quiet = EmptyOperator(task_id="quiet")
+        named = EmptyOperator(task_id="named", outlets=[AssetAlias(name="mine")])
+        static = EmptyOperator(task_id="static", outlets=[dataset_asset(ORG, "prod", DS)])
+    assert alias == default_asset_alias("ingest", "upload") == "aep-datasets:ingest.upload"
+    assert task.outlets == [AssetAlias(name=alias)]
+    assert declare_dataset_events(task) == alias and len(task.outlets) == 1  # declared once
+    assert declare_dataset_events(quiet, emit_asset_events=False) is None and quiet.outlets == []
+    assert declare_dataset_events(named, asset_alias="mine") == "mine" and named.outlets == [AssetAlias(name="mine")]
+    assert declare_dataset_events(static) is None  # the aep:// outlet gets its event from Airflow already
+
+    events = OutletEventAccessors()
+    extra = dataset_event_extra(org_id=ORG, sandbox="prod", dataset_id=DS, batch_id="B1", records_written=3)
+    asset = emit_dataset_event({"outlet_events": events}, alias, extra)
+    assert asset is not None and asset.uri == CANONICAL and asset.name == CANONICAL
+    [event] = events[AssetAlias(name=alias)].asset_alias_events
+    assert event.dest_asset_key.uri == CANONICAL and event.extra == extra
+    assert emit_dataset_event({}, alias, extra) is None  # outside a task run: nothing, no error

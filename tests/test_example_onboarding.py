@@ -270,3 +270,101 @@ def test_a_failed_teardown_fails_the_dag_run(run_dag, onboarding_emulator):
     assert dag_run.state == DagRunState.FAILED, states
     assert states["onboard_table.delete_dataflow"] == {"failed"}, states
     assert states["onboard_table.wait_for_run"] == {"success"} and states["summary"] == {"success"}, states
+
+
+# --------------------------------------------------------------------------- asset events, on by default
+ORG = "0123456789abcdef01234567"  # tests/conftest.py's ORG_ID as an aep:// URI spells it
+CONSUMER = "aep_hubspot_landed"  # dags_examples/aep_dataset_consumer.py
+
+
+def asset_events_of(dag_run) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent, AssetModel.uri)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+        return [
+            {
+                "uri": uri,
+                "task": event.source_task_id,
+                "aliases": sorted(a.name for a in event.source_aliases),
+                "extra": event.extra,
+            }
+            for event, uri in rows
+        ]
+
+
+def consumer_in_db() -> None:
+    """The consumer DAG as the DAG processor would store it (as ``dag.test()`` stores the DAGs of its bundle),
+    unpaused: then an asset event queues its run."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+    with create_session() as session:
+        session.query(DagModel).filter(DagModel.dag_id == CONSUMER).update({"is_paused": False})
+
+
+def queued_consumer_runs() -> list[str]:
+    from airflow.models.asset import AssetDagRunQueue, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetModel.uri)
+            .join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
+            .filter(AssetDagRunQueue.target_dag_id == CONSUMER)
+            .all()
+        )
+        return [uri for (uri,) in rows]
+
+
+def test_the_onboarding_emits_its_datasets_asset_event_by_default(run_dag, dagbag, onboarding_emulator):
+    """No asset_alias anywhere in the example DAG: each table's ``wait_for_run`` declares its own alias and emits
+    the dataset's event through it; the example consumer DAG, scheduled on that alias, is queued."""
+    from airflow.sdk import AssetAlias
+    from airflow.utils.state import DagRunState
+
+    from airflow_provider_aep.asset_events import default_asset_alias
+
+    alias = default_asset_alias(DAG_ID, f"{GROUP}.wait_for_run")
+    sensor = dagbag.get_dag(DAG_ID).get_task(f"{GROUP}.wait_for_run")
+    assert sensor.outlets == [AssetAlias(name=alias)]
+    assert list(dagbag.get_dag(CONSUMER).timetable.asset_condition.objects) == [AssetAlias(name=alias)]
+    consumer_in_db()
+
+    dag_run = run_dag(DAG_ID, conf={"tables": ["Hubspot.Contacts"]})
+    assert dag_run.state == DagRunState.SUCCESS, task_states(dag_run)
+    [table] = summary_of(dag_run)["tables"]
+    uri = f"aep://{ORG}/prod/datasets/{table['dataset_id']}"
+    [event] = asset_events_of(dag_run)
+    assert (event["uri"], event["task"], event["aliases"]) == (uri, f"{GROUP}.wait_for_run", [alias])
+    extra = event["extra"]
+    assert (extra["dataset_id"], extra["run_id"], extra["status"]) == (table["dataset_id"], table["run_id"], "success")
+    assert extra["records_written"] == table["records"] > 0 and extra["records_failed"] == 0
+    assert extra["batch_id"] and extra["bytes_written"] > 0 and extra["duration_seconds"] > 0
+    assert extra["error_codes"] == []
+    assert queued_consumer_runs() == [uri]
+
+
+def test_an_onboarding_told_not_to_emits_no_asset_event(run_dag, dagbag, onboarding_emulator):
+    """``tests/dags/aep_onboarding_quiet.py``: the same onboarding with ``emit_asset_events=False``."""
+    from airflow.utils.state import DagRunState
+
+    assert dagbag.get_dag("aep_onboarding_quiet").get_task(f"{GROUP}.wait_for_run").outlets == []
+    dag_run = run_dag("aep_onboarding_quiet")
+    assert dag_run.state == DagRunState.SUCCESS, task_states(dag_run)
+    assert onboarding_emulator.control.state()["dataSets"]  # it did land data
+    assert asset_events_of(dag_run) == []

@@ -20,10 +20,13 @@ import pytest
 
 from airflow_provider_aep.lineage import (
     ColumnMapping,
+    SchemaField,
+    aep_dataset,
     aep_namespace,
     attribute_mappings,
     dataset_name,
     mapping_of,
+    schema_fields,
     source_namespace,
     source_table_of,
 )
@@ -141,6 +144,86 @@ def test_attribute_mappings_and_mapping_of():
     assert mapping_of([{"name": "Copy"}]) is None
 
 
+RESOLVED_SCHEMA = {
+    "$id": "https://ns.adobe.com/acme/schemas/1",
+    "properties": {
+        "_id": {"type": "string", "meta:xdmType": "string", "title": "Identifier"},
+        "_acme": {
+            "type": "object",
+            "meta:xdmType": "object",
+            "properties": {
+                "hubspot": {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string", "meta:xdmType": "string", "description": "Source column Email"},
+                        "addedAt": {"type": "string", "format": "date-time", "meta:xdmType": "date-time"},
+                    },
+                }
+            },
+        },
+        "segments": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}}}},
+    },
+}
+
+
+def test_schema_fields_of_a_resolved_schema_are_nested():
+    fields = schema_fields(RESOLVED_SCHEMA)
+    assert [f.name for f in fields] == ["_id", "_acme", "segments"]
+    assert fields[0] == SchemaField("_id", "string", "Identifier")
+    (hubspot,) = fields[1].fields
+    assert [(f.name, f.type, f.description) for f in hubspot.fields] == [
+        ("email", "string", "Source column Email"),
+        ("addedAt", "date-time", None),
+    ]
+    assert fields[2].type == "array" and [f.name for f in fields[2].fields] == ["id"]  # the items' fields
+    dataset = aep_dataset(ORG_ID, "prod", "5ED5639D798A22191B6987B2", fields, (3, 10))
+    assert (dataset.namespace, dataset.name) == (NAMESPACE, "datasets/5ed5639d798a22191b6987b2")
+    assert dataset.fields == fields and dataset.statistics == (3, 10)
+
+
+@needs_openlineage
+def test_output_schema_facet_nested_or_dotted(monkeypatch):
+    """Nested ``fields`` where the OpenLineage client has them (1.12+), else dotted names."""
+    import airflow.providers.common.compat.openlineage.facet as facet
+
+    from airflow_provider_aep.lineage import build_operator_lineage
+
+    dataset = aep_dataset(ORG_ID, "prod", "5ed5639d798a22191b6987b2", schema_fields(RESOLVED_SCHEMA))
+    (output,) = build_operator_lineage(outputs=[dataset]).outputs
+    top = output.facets["schema"].fields
+    assert [f.name for f in top] == ["_id", "_acme", "segments"]
+    assert [f.name for f in top[1].fields[0].fields] == ["email", "addedAt"]
+
+    class OldFields:  # an OpenLineage client without nested fields
+        def __init__(self, name, type=None, description=None):
+            self.name, self.type, self.description = name, type, description
+
+    monkeypatch.setattr(facet, "SchemaDatasetFacetFields", OldFields)
+    (output,) = build_operator_lineage(outputs=[dataset]).outputs
+    assert [f.name for f in output.facets["schema"].fields] == [
+        "_id",
+        "_acme",
+        "_acme.hubspot",
+        "_acme.hubspot.email",
+        "_acme.hubspot.addedAt",
+        "segments",
+        "segments.id",
+    ]
+
+
+def _leaf_names(fields, prefix=""):
+    names = set()
+    for f in fields:
+        name = f"{prefix}{f['name'] if isinstance(f, dict) else f.name}"
+        children = (f.get("fields") if isinstance(f, dict) else f.fields) or []
+        names |= _leaf_names(children, f"{name}.") if children else {name}
+    return names
+
+
+def _schema_reads(emulator) -> list[dict]:
+    return [e for e in emulator.control.journal(method="GET") if "/schemaregistry/tenant/schemas/" in e["path"]]
+
+
 # --------------------------------------------------------------------------- operators, real OpenLineage classes
 def _mapping_set(emulator_mapping_id: str) -> dict:
     from airflow_provider_aep.hooks.flow_service import AEPFlowServiceHook
@@ -165,7 +248,7 @@ def test_source_connection_lineage(base_connection_id, explored, context):
 
 
 @needs_openlineage
-def test_dataflow_lineage_has_column_lineage(pipeline, context):
+def test_dataflow_lineage_has_column_lineage(pipeline, context, emulator):
     from airflow_provider_aep.operators.flows import CreateDataflowOperator
 
     op = CreateDataflowOperator(
@@ -176,10 +259,13 @@ def test_dataflow_lineage_has_column_lineage(pipeline, context):
         mapping_id=pipeline["mapping"],
     )
     assert op.execute(context) == pipeline["flow"]  # reused
+    reads = len(_schema_reads(emulator))
     lineage = op.get_openlineage_facets_on_complete(None)
+    assert len(_schema_reads(emulator)) == reads + 1  # the schema is read once, when OpenLineage asks
     (table,) = lineage.inputs
     assert (table.namespace, table.name) == (f"aep-source://hubspot/{pipeline['base']}", TABLE)
     (dataset,) = lineage.outputs
+    assert set(dataset.facets["columnLineage"].fields) <= _leaf_names(dataset.facets["schema"].fields)
     assert (dataset.namespace, dataset.name) == (NAMESPACE, f"datasets/{pipeline['dataset']}")
     expected = {m.destination: m.source for m in attribute_mappings(_mapping_set(pipeline["mapping"]))}
     assert expected
@@ -221,6 +307,10 @@ def test_sensor_lineage_from_the_run(pipeline):
     (dataset,) = lineage.outputs
     assert (dataset.namespace, dataset.name) == (NAMESPACE, f"datasets/{pipeline['dataset']}")
     assert dataset.facets["columnLineage"].fields
+    # the schema facet: every field of the dataset's resolved XDM schema, the mapping's destinations among them
+    leaves = _leaf_names(dataset.facets["schema"].fields)
+    assert set(dataset.facets["columnLineage"].fields) <= leaves
+    assert any(not name.startswith("_") for name in leaves)  # the class's standard fields too
     stats = dataset.outputFacets["outputStatistics"]
     assert (stats.rowCount, stats.size) == (7, 900)
     assert lineage.run_facets["externalQuery"].externalQueryId == "run-1"
@@ -392,6 +482,12 @@ def test_dag_run_emits_openlineage_events(pipeline, explored, emulator, airflow_
         assert {
             dest: [(f["namespace"], f["name"], f["field"]) for f in v["inputFields"]] for dest, v in lineage.items()
         } == {dest: [(source_ns, TABLE, src)] for dest, src in expected.items()}
+        # every AEP output has the schema facet of its XDM schema: the mapped tenant fields, nested
+        schema = out_ds["facets"]["schema"]["fields"]
+        assert set(expected) <= _leaf_names(schema), task
+        [tenant] = [f for f in schema if f["name"] == next(iter(expected)).split(".")[0]]  # _<tenant id>
+        assert [f["name"] for f in tenant["fields"]] == ["hubspot"] and tenant["fields"][0]["fields"], task
+        assert any(f["name"] == "_id" for f in schema), task  # the class's standard fields too
 
     # the run: its id as externalQuery and aep_flow_run, its metrics as output statistics
     wait = complete["wait"]

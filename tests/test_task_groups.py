@@ -80,7 +80,11 @@ def test_the_group_nests_between_user_tasks_with_prefixed_ids_and_handles(dagbag
     assert group.base_connection_id.operator.task_id == "crm.create_base_connection"
     assert group.summary.operator.task_id == "crm.summary"
     assert dag.task_dict["crm.onboard_table.wait_for_run"].deferrable is True
-    assert dag.task_dict["crm.onboard_table.wait_for_run"].asset_alias is None
+    # Asset events are on by default: the sensor declares its own alias.
+    assert (
+        dag.task_dict["crm.onboard_table.wait_for_run"].asset_alias
+        == "aep-datasets:nesting.crm.onboard_table.wait_for_run"
+    )
 
 
 def test_asset_alias_is_declared_on_every_tables_wait_for_run():

@@ -26,6 +26,8 @@ from airflow_provider_aep.operators.base import (
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
 
+    from airflow_provider_aep.client.columns import Fields
+
 IDENTITY_KEYS = ("path", "namespace", "primary")
 _XDM_ID_PREFIX = "https://ns.adobe.com/"
 
@@ -61,28 +63,60 @@ def field_layout(task: AEPBaseOperator, table: Mapping[str, Any], source: str) -
 
 
 class CreateFieldGroupOperator(AEPBaseOperator):
-    """Create (or reuse) a custom field group holding one XDM field per explored column.
+    """Create (or reuse) a custom field group holding one XDM field per column of a table or a file.
 
-    ``table`` is what ``ExploreConnectionOperator(object_type="table")`` returns. Fields go under
-    ``_{TENANT_ID}.{source}.{table}`` with XDM-safe camelCase names and types derived from the columns
-    (see ``airflow_provider_aep.client.xdm``). A field group with the same title is reused if it extends
-    ``class_id`` and has no field of another type; fields it lacks are added by PATCH.
+    The columns come from one of:
+
+    * ``table``: what ``ExploreConnectionOperator(object_type="table")`` returns; fields go under
+      ``_{TENANT_ID}.{source}.{table}`` with types derived from the columns (``airflow_provider_aep.client.xdm``);
+    * ``columns``: declared in the DAG, name -> XDM type (``{"email": "string", "address.city": "string",
+      "signup": "date-time", "age": "integer"}``; a dotted name is a field of a nested object);
+    * ``infer_from``: a sample of a file (a path or an ``ObjectStoragePath``): a Parquet schema (the
+      ``parquet`` extra), a CSV header and first ``sample_rows`` rows, the first JSON lines. ``columns`` may
+      be given too: declared types win over inferred ones.
+
+    With ``columns``/``infer_from`` the fields go under ``_{TENANT_ID}.{source}.{object_name}``. Field names are
+    XDM-safe camelCase. Columns are checked (and a file sampled) before any request to AEP. A field group with
+    the same title is reused if it extends ``class_id`` and has no field of another type (or a value where an
+    object is asked for); fields it lacks are added by PATCH.
     Returns the field group ``$id``; pushes ``field_paths`` (column -> XDM path) and ``created``.
 
     :param table: the ``ExploreConnectionOperator(object_type="table")`` result (templated: its XCom).
-    :param title: the field group's title (templated), its natural key; default ``"<table path> fields"``.
+    :param columns: column name -> XDM type (``string``, ``integer``, ``long``, ``number``, ``boolean``,
+        ``date``, ``date-time``; templated), instead of ``table``.
+    :param infer_from: a file to infer the columns from, a path or an ``ObjectStoragePath`` (templated),
+        instead of ``table``; only its sample is read.
+    :param file_format: ``csv``, ``jsonl`` or ``parquet``; default from ``infer_from``'s suffix.
+    :param sample_rows: how many CSV rows or JSON lines are sampled (default 100).
+    :param object_name: the object the fields of ``columns``/``infer_from`` sit under (templated); default the
+        file's name without its suffix. Required with ``columns`` alone.
+    :param title: the field group's title (templated), its natural key; default ``"<table path> fields"``
+        (``"<object_name> fields"``).
     :param source: the declared source the table comes from (a level of the fields' path).
     :param class_id: the XDM class ``$id`` the field group extends (templated); default XDM Individual Profile.
     :param description: the field group's description (templated); the owner line is appended to it.
     :param aep_conn_id: the ``adobe_experience_platform`` Airflow connection.
     """
 
-    template_fields: Sequence[str] = ("table", "title", "description", "class_id")
+    template_fields: Sequence[str] = (
+        "table",
+        "title",
+        "description",
+        "class_id",
+        "columns",
+        "infer_from",
+        "object_name",
+    )
 
     def __init__(
         self,
         *,
-        table: Mapping[str, Any] | str,
+        table: Mapping[str, Any] | str | None = None,
+        columns: Mapping[str, str] | str | None = None,
+        infer_from: Any = None,
+        file_format: str | None = None,
+        sample_rows: int = 100,
+        object_name: str | None = None,
         title: str | None = None,
         source: str = "hubspot",
         class_id: str = xdm.PROFILE_CLASS_ID,
@@ -95,15 +129,68 @@ class CreateFieldGroupOperator(AEPBaseOperator):
         require_text(self, "source", source)
         if not is_template(class_id):
             xdm_id(self, "class_id", class_id)
+        if table is not None and (columns is not None or infer_from is not None):
+            raise AEPInvalidArgumentError(self.task_id, "table", "is given with columns/infer_from; give one source")
+        if table is None and columns is None and infer_from is None:
+            raise AEPInvalidArgumentError(self.task_id, "table", "or columns= or infer_from= is required")
+        if table is None and infer_from is None and object_name is None:
+            raise AEPInvalidArgumentError(self.task_id, "object_name", "is required with columns (no file to name it)")
+        if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 1:
+            raise AEPInvalidArgumentError(
+                self.task_id, "sample_rows", f"must be a positive integer, got {sample_rows!r}"
+            )
+        if columns is not None and not is_template(columns):
+            self._declared(columns)  # a wrong type or a leaf-and-object path is a DAG import error
+        if file_format is not None:
+            from airflow_provider_aep.client.samples import file_format_of
+
+            self._checked(lambda: file_format_of(infer_from, file_format))
         self.table = table
+        self.columns = columns
+        self.infer_from = infer_from
+        self.file_format = file_format
+        self.sample_rows = sample_rows
+        self.object_name = object_name
         self.title = title
         self.source = source
         self.class_id = class_id
         self.description = description
 
+    def _checked(self, call: Any) -> Any:
+        """``call()``, its ``XDMError`` (bad columns, a missing file) as the task's argument error."""
+        try:
+            return call()
+        except xdm.XDMError as err:
+            raise AEPInvalidArgumentError(self.task_id, err.field, str(err).split(": ", 1)[1]) from None
+
+    def _declared(self, value: Any) -> Fields:
+        # imported here, like samples below: DAG files that only use explored tables never load them
+        from airflow_provider_aep.client.columns import declared_fields
+
+        return self._checked(lambda: declared_fields(value))
+
+    def _file_columns(self) -> tuple[Fields, str]:
+        """The columns (inferred, then declared over them) and the object they sit under; no request is made."""
+        from airflow_provider_aep.client import samples
+
+        declared: dict[str, str] = dict(self.columns) if isinstance(self.columns, Mapping) else {}
+        if self.columns is not None and not isinstance(self.columns, Mapping):
+            self._declared(self.columns)  # rendered to something else than a dict: fails naming columns
+        inferred: dict[str, str] = {}
+        if self.infer_from is not None:
+            inferred = self._checked(
+                lambda: samples.infer_columns(
+                    self.infer_from, self.file_format, sample_rows=self.sample_rows, declared=declared
+                )
+            )
+        name = self.object_name if self.object_name is not None else samples.stem_of(self.infer_from)
+        return self._declared({**inferred, **declared}), require_text(self, "object_name", name)
+
     def execute(self, context: Context) -> str:
-        table = explored_table(self, self.table)
         class_id = xdm_id(self, "class_id", self.class_id)
+        if self.table is None:
+            return self._execute_columns(context, class_id)
+        table = explored_table(self, self.table)
         title = require_text(self, "title", self.title) if self.title is not None else f"{table['path']} fields"
         fields = field_layout(self, table, self.source)
         description = self.owned(context, self.description)
@@ -112,24 +199,50 @@ class CreateFieldGroupOperator(AEPBaseOperator):
         group, created = registry.create("fieldgroups", body)
         if not created:
             group = self._extend_reused(registry, group, fields, class_id, title)
+        return self._done(context, group, created, title, fields.paths())
+
+    def _execute_columns(self, context: Context, class_id: str) -> str:
+        from airflow_provider_aep.client import columns as columns_module
+
+        fields, object_name = self._file_columns()
+        title = require_text(self, "title", self.title) if self.title is not None else f"{object_name} fields"
+        base = self._checked(lambda: columns_module.object_path(self.hook.get_tenant_id(), self.source, object_name))
+        description = self.owned(context, self.description)
+        body = columns_module.field_group_body(base, fields, title=title, class_id=class_id, description=description)
+        registry = self.hook.schema_registry
+        group, created = registry.create("fieldgroups", body)
+        if not created:
+            self._check_extends(group, class_id, title)
+            operations, conflicts = columns_module.field_group_differences(group, base, fields)
+            group = self._apply_differences(registry, group, operations, conflicts, title, "the declared types")
+        return self._done(context, group, created, title, columns_module.field_paths(base, fields))
+
+    def _done(self, context: Context, group: Mapping[str, Any], created: bool, title: str, paths: Any) -> str:
         self.log.info("%s field group %s (%r)", "Created" if created else "Reusing existing", group["$id"], title)
-        context["ti"].xcom_push(key="field_paths", value=fields.paths())
+        context["ti"].xcom_push(key="field_paths", value=paths)
         push_created(context, created)
         return str(group["$id"])
 
     def _extend_reused(
         self, registry: Any, group: dict[str, Any], fields: xdm.FieldLayout, class_id: str, title: str
     ) -> dict[str, Any]:
+        self._check_extends(group, class_id, title)
+        operations, conflicts = xdm.field_group_differences(group, fields)
+        return self._apply_differences(registry, group, operations, conflicts, title, "the explored types")
+
+    def _check_extends(self, group: Mapping[str, Any], class_id: str, title: str) -> None:
         extends = list(group.get("meta:intendedToExtend") or [])
         if class_id not in extends:
             raise AEPResourceMismatchError(
                 self.task_id, "field group", title, "meta:intendedToExtend", extends, [class_id]
             )
-        operations, conflicts = xdm.field_group_differences(group, fields)
+
+    def _apply_differences(
+        self, registry: Any, group: dict[str, Any], operations: list, conflicts: list, title: str, wanted: str
+    ) -> dict[str, Any]:
+        """Fail on conflicting fields; else add the missing ones (non-destructive)."""
         if conflicts:
-            raise AEPResourceMismatchError(
-                self.task_id, "field group", title, "field types", conflicts, "the explored types"
-            )
+            raise AEPResourceMismatchError(self.task_id, "field group", title, "field types", conflicts, wanted)
         if operations:
             self.log.info("Adding %d missing field(s) to field group %s", len(operations), group["$id"])
             group = registry.patch("fieldgroups", group["$id"], operations)

@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.sdk import Asset, AssetAlias, BaseSensorOperator, PokeReturnValue
+from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_aep._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
+from airflow_provider_aep.asset_events import declare_dataset_events, emit_dataset_event
 from airflow_provider_aep.client.models import (
     FAILED_RECORDS_POLICIES,
     FailedRecordsPolicy,
@@ -46,15 +47,18 @@ class AEPFlowRunSensor(BaseSensorOperator):
     With ``deferrable=True`` the waiting happens in the triggerer (:class:`AEPFlowRunTrigger`) after one
     synchronous check, so a run that already ended never defers. ``timeout`` bounds the wait either way.
 
-    **Asset events** (``docs/assets.md``). When the task succeeds it emits one event per asset outlet, whose
-    ``extra`` carries the run's metrics (:func:`~airflow_provider_aep.assets.run_event_extra`):
+    **Asset events** (``docs/assets.md``), on by default. When the task succeeds it emits one event per dataset
+    the run's flow writes, ``aep://<org>/<sandbox>/datasets/<id>``, whose ``extra`` carries the run's metrics
+    (:func:`~airflow_provider_aep.assets.run_event_extra`). The dataset is looked up at run time (run -> flow ->
+    target connections -> ``params.dataSetId``) and its event is added through an ``AssetAlias`` the sensor
+    declares in ``outlets``: ``asset_alias="name"``, else its own
+    (:func:`~airflow_provider_aep.asset_events.default_asset_alias`, ``aep-datasets:<dag_id>.<task_id>``).
+    A DAG scheduled on that dataset's asset or on the alias then runs.
 
-    * ``asset_alias="name"``: the target dataset is looked up at run time (run -> flow -> target
-      connections -> ``params.dataSetId``) and an event for ``aep://<org>/<sandbox>/datasets/<id>`` is
-      added through ``AssetAlias("name")`` (added to ``outlets`` for you), one per dataset the flow writes.
-      A DAG scheduled on ``AssetAlias("name")`` or on that dataset's asset then runs.
     * static ``outlets=[dataset_asset(...)]`` (or any ``Asset``): Airflow emits their events itself; the
-      sensor fills in their ``extra``.
+      sensor fills in their ``extra``. With an ``aep://`` outlet and no ``asset_alias``, no alias is added
+      (the dataset already gets its event).
+    * ``emit_asset_events=False``: no alias and no event of the sensor's own.
 
     A partial run (failed records) emits when ``failed_records_policy`` accepts it (``warn``/``ignore``),
     with ``records_failed`` and the error codes in the extra; under ``fail`` the task fails and emits
@@ -70,7 +74,8 @@ class AEPFlowRunSensor(BaseSensorOperator):
         templated) are ignored. Default: the DAG run's data interval start, else its logical date, else
         when it was triggered.
     :param asset_alias: the name of an ``AssetAlias`` to emit one asset event through per dataset the run's
-        flow writes; added to ``outlets`` for you.
+        flow writes; added to ``outlets`` for you. Default: ``aep-datasets:<dag_id>.<task_id>``.
+    :param emit_asset_events: emit the datasets' asset events (default); False declares no alias.
     :param deferrable: wait in the triggerer (:class:`~airflow_provider_aep.triggers.runs.AEPFlowRunTrigger`)
         instead of a worker slot (default: ``[operators] default_deferrable``).
     """
@@ -88,17 +93,14 @@ class AEPFlowRunSensor(BaseSensorOperator):
         failed_records_policy: FailedRecordsPolicy = "warn",
         not_before: Any = None,
         asset_alias: str | None = None,
+        emit_asset_events: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if asset_alias is not None and (not isinstance(asset_alias, str) or not asset_alias.strip()):
-            raise AEPInvalidArgumentError(self.task_id, "asset_alias", f"must be a non-empty name, got {asset_alias!r}")
-        if asset_alias is not None and not any(
-            isinstance(outlet, AssetAlias) and outlet.name == asset_alias for outlet in self.outlets
-        ):
-            # Airflow drops alias events unless the alias is one of the task's outlets.
-            self.outlets.append(AssetAlias(name=asset_alias))
+        # An explicit alias must resolve to a dataset (the task fails otherwise); the default one only warns.
+        self._alias_required = asset_alias is not None
+        asset_alias = declare_dataset_events(self, emit_asset_events=emit_asset_events, asset_alias=asset_alias)
         if failed_records_policy not in FAILED_RECORDS_POLICIES:
             raise AEPInvalidArgumentError(
                 self.task_id, "failed_records_policy", f"must be one of {FAILED_RECORDS_POLICIES}"
@@ -111,6 +113,7 @@ class AEPFlowRunSensor(BaseSensorOperator):
         self.failed_records_policy = failed_records_policy
         self.not_before = not_before
         self.asset_alias = asset_alias
+        self.emit_asset_events = emit_asset_events
         self.deferrable = deferrable
 
     @cached_property
@@ -197,14 +200,17 @@ class AEPFlowRunSensor(BaseSensorOperator):
         events of that process only, so nothing is added before a deferral, and the trigger needs no
         asset arguments.
         """
-        from airflow_provider_aep.assets import SCHEME, create_asset, parse_dataset_uri, run_event_extra
+        from airflow_provider_aep.assets import SCHEME, parse_dataset_uri, run_event_extra
 
         static = [outlet for outlet in self.outlets if isinstance(outlet, Asset)]
         if not static and not self.asset_alias:
             return
         outlet_events = context.get("outlet_events")
         if outlet_events is None:  # not in a real task run (a bare execute() call)
-            self.log.warning("No outlet_events in the task context: no asset event for AEP run %s", summary["id"])
+            # a warning only when the user asked for events (a named alias, static outlets), not for the default
+            asked = static or getattr(self, "_alias_required", True)
+            log = self.log.warning if asked else self.log.debug
+            log("No outlet_events in the task context: no asset event for AEP run %s", summary["id"])
             return
         settings = self.hook.settings
         org, sandbox = settings.org_id, settings.sandbox_name
@@ -217,14 +223,11 @@ class AEPFlowRunSensor(BaseSensorOperator):
             )
         if not self.asset_alias:
             return
-        alias = outlet_events[AssetAlias(name=self.asset_alias)]
         for target_id, dataset_id in self._target_datasets(summary).items():
-            asset = create_asset(org_id=org, sandbox=sandbox, dataset_id=dataset_id)
             extra = run_event_extra(
                 summary, sandbox=sandbox, org_id=org, dataset_id=dataset_id, target_connection_id=target_id
             )
-            alias.add(asset, extra=extra)
-            self.log.info("Asset event for %s through alias %r", asset.uri, self.asset_alias)
+            emit_dataset_event(context, self.asset_alias, extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """The run's flow: inputs its source tables, outputs its datasets (with column lineage from its mapping
@@ -251,7 +254,8 @@ class AEPFlowRunSensor(BaseSensorOperator):
             described = FlowLineage()
         stats = run_statistics(summary)
         outputs = [
-            AEPDataset(d.namespace, d.name, stats if len(described.outputs) == 1 else None) for d in described.outputs
+            AEPDataset(d.namespace, d.name, stats if len(described.outputs) == 1 else None, d.fields)
+            for d in described.outputs
         ]
         return build_operator_lineage(
             described.inputs, outputs, described.mappings, run_id=summary["id"], flow_id=flow_id
@@ -260,19 +264,27 @@ class AEPFlowRunSensor(BaseSensorOperator):
     get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
 
     def _target_datasets(self, summary: dict[str, Any]) -> dict[str, str]:
-        """``{target connection id: dataset id}`` the run's flow writes to; raises if there is none.
+        """``{target connection id: dataset id}`` the run's flow writes to; raises if there is none and the user
+        named the alias (the default alias only warns: the sensor also waits for flows that write no dataset).
 
         Failing here (the ingestion succeeded) is deliberate: a run the user asked to announce through an
         alias that silently announces nothing leaves every downstream DAG waiting. A retry re-checks the
         finished run and resolves again.
         """
         flow_id = summary.get("flow_id") or self._ids()[0]
+        if not flow_id and not getattr(self, "_alias_required", True):
+            self.log.warning("AEP run %s names no flow, so its dataset is unknown: no asset event", summary["id"])
+            return {}
         if not flow_id:
             raise AirflowException(
                 f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is unknown"
             )
         datasets = self.hook.flow_service.flow_target_datasets(flow_id)
         found = {target: dataset for target, dataset in datasets.items() if dataset}
+        if not found and not getattr(self, "_alias_required", True):
+            # the default alias: a flow writing no dataset (another kind of target) simply has nothing to announce
+            self.log.warning("Flow %s writes no dataset (no params.dataSetId): no asset event", flow_id)
+            return {}
         if not found:
             raise AirflowException(
                 f"asset_alias {self.asset_alias!r}: flow {flow_id} has no target connection with a "

@@ -13,6 +13,7 @@ from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.exceptions import AirflowException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
+from airflow_provider_aep.asset_events import default_asset_alias
 from airflow_provider_aep.assets import dataset_asset
 from airflow_provider_aep.client.models import FlowRun
 from airflow_provider_aep.exceptions import AEPFlowRunFailedError, AEPInvalidArgumentError
@@ -98,7 +99,13 @@ def test_asset_alias_becomes_an_outlet_once():
     static = dataset_asset(ORG_ID, "prod", DS)
     op = sensor(asset_alias=ALIAS, outlets=[static, AssetAlias(name=ALIAS)])
     assert op.outlets == [static, AssetAlias(name=ALIAS)]
-    assert sensor().outlets == []
+    # Without an alias the sensor declares its own (asset events are on by default), unless told not to or an
+    # aep:// outlet already names the dataset.
+    assert sensor().outlets == [AssetAlias(name=default_asset_alias(sensor().dag_id, "wait"))]
+    assert sensor(emit_asset_events=False).outlets == []
+    assert sensor(outlets=[static]).outlets == [static]
+    with pytest.raises(AEPInvalidArgumentError, match="'asset_alias' is given with emit_asset_events=False"):
+        sensor(asset_alias=ALIAS, emit_asset_events=False)
 
 
 @pytest.mark.parametrize("bad", ["", "  ", 5])
@@ -259,3 +266,24 @@ def test_emulator_deferred_round_trip_emits_for_the_pipelines_dataset(emulator, 
     assert extra["bytes_read"] > 0 and extra["bytes_written"] > 0 and extra["duration_seconds"] > 0
     assert extra["batch_id"] and extra["batch_id"] == result["batches"][pipeline["target"]][0]
     serialized(events)
+
+
+def test_default_alias_emits_for_the_runs_dataset(aep_http, context, events):
+    """No ``asset_alias``: the sensor's own alias carries the dataset's event."""
+    stub_run(aep_http, run_doc())
+    stub_targets(aep_http, {"tc-1": DS})
+    op = sensor()
+    op.poke(context)
+    [event] = alias_events(events, op.asset_alias)
+    assert op.asset_alias == default_asset_alias(op.dag_id, "wait")
+    assert event.dest_asset_key.uri == URI and event.extra["batch_id"] == "BATCH-tc-1"
+
+
+def test_default_alias_without_a_dataset_target_only_warns(aep_http, context, events):
+    """A flow writing no dataset (another kind of target) announces nothing instead of failing the task, as a
+    named alias would."""
+    stub_run(aep_http, run_doc())
+    stub_targets(aep_http, {"tc-1": None})
+    op = sensor()
+    assert op.poke(context).xcom_value["id"] == "run-1"
+    assert alias_events(events, op.asset_alias) == []
