@@ -1,8 +1,8 @@
 """``python -m benchmarks``: run the benchmarks, print the table, write ``docs/benchmarks.md``.
 
 Options: ``--smoke`` (tiny sizes, for the test suite; writes nothing unless ``--output`` is given),
-``--only parse,calls,triggers,pagination,onboarding,peers``, ``--output PATH`` (markdown), ``--json PATH`` (raw results;
-default ``benchmarks/results/latest.json``, git-ignored).
+``--only parse,calls,triggers,pagination,onboarding,peers,batch``, ``--output PATH`` (markdown), ``--json PATH``
+(raw results; default ``benchmarks/results/latest.json``, git-ignored).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.common import REPO, BenchResult, machine_info
 
-ORDER = ("parse", "calls", "triggers", "pagination", "onboarding", "peers")
+ORDER = ("parse", "calls", "triggers", "pagination", "onboarding", "peers", "batch")
 
 FULL: dict[str, dict[str, Any]] = {
     "parse": {"reps": 20, "import_reps": 7, "first_parse_reps": 15},
@@ -34,6 +34,8 @@ FULL: dict[str, dict[str, Any]] = {
     "pagination": {"n": 10_000, "page_size": 100, "reps": 25},
     "peers": {"reps": 12},
     "onboarding": {"sizes": (20, 200)},
+    # 1 GiB and 256 MiB JSON-lines files in 256 MB parts (issue 21's figures).
+    "batch": {},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     # Both example DAGs: a baseline that no longer mirrors its example is regenerated (and checked) here too.
@@ -59,6 +61,7 @@ SMOKE: dict[str, dict[str, Any]] = {
     # Parse rows only (ours, both peers, the floor): each peer DAG run takes 20-60 s.
     "peers": {"reps": 1, "dag_runs": False},
     "onboarding": {"sizes": (1, 2)},
+    "batch": {"sizes": (3 * 1024 * 1024, 1024 * 1024), "reps": 1, "chunk_size": 1024 * 1024},
 }
 
 
@@ -73,6 +76,8 @@ def _runner(key: str):
         from benchmarks.peers_compare import run
     elif key == "onboarding":
         from benchmarks.onboarding_scale import run
+    elif key == "batch":
+        from benchmarks.batch_ingestion import run
     else:
         from benchmarks.pagination import run
     return run

@@ -106,6 +106,19 @@ METHODS = {
         "keep-alive session; repetitions alternate in shuffled order after an untimed warm-up. Memory is "
         "the `tracemalloc` peak of this process while counting the generator's items vs `list()`-ing them."
     ),
+    "batch": (
+        "A JSON-lines file (distinct records) goes into one batch of a dataset on the emulator (own process, batch "
+        "processing pushed past the run: the upload is measured, not the emulator's parsing). Each upload runs in "
+        "a fresh process (`benchmarks/_batch_worker.py`): *provider* is the provider's upload path "
+        "(`BatchUpload` over `BatchIngestionClient`: plan the 256 MB parts at line boundaries, create, PUT each "
+        "part streamed from the file, COMPLETE), what `IngestFilesOperator.execute` runs before it waits; "
+        "*bare* POSTs the batch and PUTs the same byte ranges with a plain `requests` session. Repetitions "
+        "alternate; ratio = bare median time / provider median time (throughput ratio). Memory: the provider "
+        "process's peak RSS (`ru_maxrss`) minus its RSS when the upload started, at two file sizes. Requests: the "
+        "emulator's journal of the provider's calls to the import API and Catalog's batches for one batch, "
+        "against the API minimum (create + one PUT per part + COMPLETE; a first try sends its create without a "
+        "lookup, a retry looks its `externalId` up first)."
+    ),
 }
 
 FINDINGS = """\

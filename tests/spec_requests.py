@@ -23,6 +23,8 @@ SERVICES = {
     "/data/foundation/schemaregistry": "schema-registry.openapi.yaml",
     "/data/foundation/catalog": "catalog.openapi.yaml",
     "/data/foundation/conversion": "data-prep.openapi.yaml",
+    "/data/foundation/import": "batch-ingestion.openapi.yaml",
+    "/data/foundation/export": "data-access.openapi.yaml",
 }
 
 TOLERATED_QUERY: dict[tuple[str, str, str], str] = {
@@ -42,6 +44,7 @@ TOLERATED_QUERY: dict[tuple[str, str, str], str] = {
 #: Places where a spec contradicts the documented behaviour and is patched before validating (see ``load``).
 SCHEMA_PATCHES: dict[str, str] = {
     "flow-service ScheduleSpecDTO": "startTime/backfill typed integer/boolean; the docs send strings too",
+    "batch-ingestion IngestBatch": "inputFormat.format enum is JSON/Parquet/CSV; every doc sends json/parquet/csv",
 }
 
 
@@ -66,6 +69,9 @@ def load(name: str) -> dict[str, Any]:
     if "ScheduleSpecDTO" in schemas:  # see SCHEMA_PATCHES
         schemas["ScheduleSpecDTO"]["properties"]["startTime"]["type"] = ["integer", "string"]
         schemas["ScheduleSpecDTO"]["properties"]["backfill"]["type"] = ["boolean", "string"]
+    if "IngestBatch" in schemas:  # see SCHEMA_PATCHES: the case of a batch's format
+        fmt = schemas["IngestBatch"]["properties"]["inputFormat"]["properties"]["format"]
+        fmt["enum"] = [*fmt["enum"], "json", "parquet", "csv"]
     return doc
 
 

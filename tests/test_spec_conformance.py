@@ -32,6 +32,18 @@ def test_every_request_of_an_onboarding_run_matches_its_service_spec(run_dag, ae
     assert problems == [], "\n".join(map(str, problems))
 
 
+def test_every_request_of_a_batch_ingestion_run_matches_its_service_spec(run_dag, aep_emulator, connections):
+    from airflow.utils.state import DagRunState
+
+    connections(aep_emulator.url)
+    os.environ.setdefault("AEP_BATCH_POKE_INTERVAL", "0.2")
+    dag_run = run_dag("aep_batch_ingestion", conf={"records": 50})
+    assert dag_run.state == DagRunState.SUCCESS
+    counts, problems = spec_requests.check_journal(aep_emulator.control.journal(include_secrets=True))
+    assert {"batch-ingestion", "catalog", "schema-registry"} <= set(counts), counts
+    assert problems == [], "\n".join(map(str, problems))
+
+
 def test_the_checker_catches_a_body_the_spec_refuses():
     entry = {
         "method": "POST",

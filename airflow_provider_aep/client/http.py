@@ -78,6 +78,7 @@ class RequestOptions(TypedDict, total=False):
     retry: bool | None
     content_type: str
     idempotent: bool
+    content: Callable[[], Any] | None
 
 
 USER_AGENT = "airflow-provider-aep"

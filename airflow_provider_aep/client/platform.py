@@ -145,15 +145,27 @@ class PlatformClient:
         json_body: Any,
         headers: Mapping[str, str] | None,
         content_type: str,
+        content: Callable[[], Any] | None = None,
     ) -> requests.Response:
         """One request; a 401 drops the token and is retried once with a fresh one."""
         for attempt in (1, 2):
             token = self.auth.token()
+            has_body = json_body is not None or content is not None
             all_headers = platform_headers(
-                self.settings, token=token, body=json_body, extra=headers, content_type=content_type
+                self.settings, token=token, body=True if has_body else None, extra=headers, content_type=content_type
             )
-            data = json.dumps(json_body) if json_body is not None else None
-            resp = self._send(method, url, params=params, data=data, headers=all_headers)
+            if content is None:
+                data = json.dumps(json_body) if json_body is not None else None
+                resp = self._send(method, url, params=params, data=data, headers=all_headers)
+            else:
+                # A fresh stream per attempt: a retried upload starts again from its first byte.
+                stream = content()
+                try:
+                    resp = self._send(method, url, params=params, data=stream, headers=all_headers)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
             if resp.status_code == 401 and attempt == 1:
                 log.info("AEP answered 401 for %s %s; refreshing the access token once", method, url)
                 self.auth.invalidate(token)
@@ -173,12 +185,15 @@ class PlatformClient:
         retry: bool | None = None,
         content_type: str = JSON_CONTENT,
         idempotent: bool = False,
+        content: Callable[[], Any] | None = None,
     ) -> requests.Response:
         """Send one Platform request; idempotent requests are retried on transient errors.
 
         ``url`` is absolute (configured host only) or a full service path (``/data/foundation/catalog/...``).
         Without ``retry``, :func:`~airflow_provider_aep.client.http.retried_by_default` decides from the
         method, an ``If-Match`` header and ``idempotent`` (the caller's word that a replay is harmless).
+        ``content`` makes a raw body instead of ``json_body`` (a file object or an iterator of bytes, streamed
+        as is); it is called once per attempt, so every attempt sends the whole body.
         """
         method = method.upper()
         url = resolve_url(self.settings, url, base_path=None)
@@ -187,7 +202,13 @@ class PlatformClient:
 
         def call() -> requests.Response:
             return self._send_platform(
-                method, url, params=params, json_body=json_body, headers=headers, content_type=content_type
+                method,
+                url,
+                params=params,
+                json_body=json_body,
+                headers=headers,
+                content_type=content_type,
+                content=content,
             )
 
         if not retry:
