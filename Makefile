@@ -61,10 +61,13 @@ test-lowest: $(LOWEST_STAMP)
 		--ignore=tests/benchmarks --ignore=tests/test_demo.py $(PYTEST_ARGS)
 	$(LOWEST_BIN)/python -m pytest tests/system/test_airflow_ui_api.py -k hook_meta $(PYTEST_ARGS)
 
-# make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's.
+# make demo SOURCE=salesforce runs the Salesforce onboarding instead of HubSpot's; QUERY=1 then runs the Query
+# Service example (dags_examples/query_service.py) on the landed contacts and prints the row counts.
 SOURCE ?= hubspot
+# BATCH=1 runs the Batch Ingestion example instead (dags_examples/batch_ingestion.py): a generated export loaded
+# into a dataset made from its columns, twice; it prints each batch's id, status and counts.
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py --source $(SOURCE)
+	$(if $(filter-out 0,$(BATCH)),$(BIN)/python scripts/demo_batch.py,$(BIN)/python scripts/demo.py --source $(SOURCE) $(if $(filter-out 0,$(QUERY)),--query))
 
 airflow: $(STAMP)
 	$(BIN)/python scripts/airflow_local.py

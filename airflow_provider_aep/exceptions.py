@@ -60,3 +60,29 @@ class AEPResourceMismatchError(AirflowFailException):
             f"{task}: {resource} {name!r} exists with {field} {existing!r}, but this task asks for {asked!r}; "
             f"rename the {resource} or fix the argument"
         )
+
+
+class AEPBatchFailedError(AirflowFailException):
+    """A batch ended failed, aborted or abandoned (or with failed records under ``failed_records_policy="fail"``).
+
+    The batch will not change, and a retry of the task finds the same batch by its ``externalId`` rather than
+    loading the files again, hence ``AirflowFailException``. ``batch`` is the batch summary (id, status, record
+    counts, error codes and messages, a sample of the failed records).
+    """
+
+    def __init__(self, message: str, batch: dict[str, Any] | None = None) -> None:
+        self.batch = batch
+        super().__init__(message)
+
+
+class AEPQueryServiceFailedError(AirflowFailException):
+    """A Query Service query, or a scheduled query's run, ended FAILED, KILLED or TIMEOUT.
+
+    Retrying the task cannot change a finished query, hence ``AirflowFailException``. ``codes`` are Query
+    Service's error codes (``53400``, ``42P01``...), ``summary`` the query's or run's summary.
+    """
+
+    def __init__(self, message: str, *, codes: list[str] | None = None, summary: dict[str, Any] | None = None) -> None:
+        self.codes = list(codes or [])
+        self.summary = summary
+        super().__init__(message)

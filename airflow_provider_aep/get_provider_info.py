@@ -104,6 +104,38 @@ AEP_CONNECTION_TYPE: dict[str, Any] = {
     },
 }
 
+# Query Service's PostgreSQL interface (``hooks/query_service.py``, a common-sql hook): host, port, database and
+# username come from ``GET /connection_parameters`` through the AEP connection named in ``aep_conn_id``, and the
+# password is a fresh IMS token of that connection, so no second copy of the client secret is stored here. A
+# non-expiring Query Service credential (``technicalAccountId:credential``) may be given as the password instead.
+AEP_QUERY_CONN_TYPE = "aep_query_service"
+AEP_QUERY_CONNECTION_TYPE: dict[str, Any] = {
+    "connection-type": AEP_QUERY_CONN_TYPE,
+    "hook-class-name": "airflow_provider_aep.hooks.query_service.AEPQueryServiceHook",
+    "hook-name": "Adobe Experience Platform Query Service",
+    "ui-field-behaviour": {
+        "hidden-fields": ["host", "port"],
+        "relabeling": {
+            "schema": "Database",
+            "login": "Username",
+            "password": "Non-expiring credential",
+        },
+        "placeholders": {
+            "schema": "empty: <sandbox>:all",
+            "login": "empty: the one Query Service names",
+            "password": "empty: a fresh IMS token per connection",
+        },
+    },
+    "conn-fields": {
+        "aep_conn_id": _string(
+            "AEP connection",
+            "The Adobe Experience Platform connection (OAuth Server-to-Server client, org, sandbox) whose IMS "
+            "token signs in to Query Service. Default: aep_default.",
+            default="aep_default",
+        ),
+    },
+}
+
 # The sources' credential forms come from their declarations (``airflow_provider_aep.sources``).
 HUBSPOT_CONNECTION_TYPE: dict[str, Any] = source_kind("hubspot").connection_type()
 
@@ -243,6 +275,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_aep.hooks.flow_service",
                     "airflow_provider_aep.hooks.hubspot",
                     "airflow_provider_aep.hooks.sources",
+                    "airflow_provider_aep.hooks.query_service",
                 ],
             }
         ],
@@ -259,17 +292,38 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_aep.operators.schema_registry",
                     "airflow_provider_aep.operators.catalog",
                     "airflow_provider_aep.operators.data_prep",
+                    "airflow_provider_aep.operators.query_service",
+                    "airflow_provider_aep.operators.query_schedules",
+                    "airflow_provider_aep.operators.batch_ingestion",
                 ],
             }
         ],
-        "sensors": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_aep.sensors.runs"]}],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_aep.sensors.runs",
+                    "airflow_provider_aep.sensors.query_service",
+                    "airflow_provider_aep.sensors.batches",
+                ],
+            }
+        ],
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_aep.triggers.runs", "airflow_provider_aep.triggers.events"],
+                "python-modules": [
+                    "airflow_provider_aep.triggers.runs",
+                    "airflow_provider_aep.triggers.events",
+                    "airflow_provider_aep.triggers.query_service",
+                    "airflow_provider_aep.triggers.batches",
+                ],
             }
         ],
-        "connection-types": [AEP_CONNECTION_TYPE, *(kind.connection_type() for kind in sources())],
+        "connection-types": [
+            AEP_CONNECTION_TYPE,
+            AEP_QUERY_CONNECTION_TYPE,
+            *(kind.connection_type() for kind in sources()),
+        ],
         "extra-links": EXTRA_LINKS,
         "asset-uris": ASSET_URIS,
         "config": LINK_CONFIG,

@@ -136,8 +136,9 @@ def why(attempt: int, landed: int, changed: dict[str, Any] | None, table: str) -
     return f"{table}: {landed} records, no row's {column} changed since the first run"
 
 
-def run_twice(dag_id: str, source: str, home: Path, log: Path) -> bool:
-    """Run the DAG, change sample rows, run it again; print what each run made and landed. True if all good."""
+def run_twice(dag_id: str, source: str, home: Path, log: Path, *, query: bool = False) -> bool:
+    """Run the DAG, change sample rows, run it again; print what each run made and landed. True if all good.
+    With ``query``, then run the Query Service example on what landed (``scripts/demo_query.py``)."""
     failed = False
     with run_emulator(EmulatorConfig(run_start_delay=1.0, run_duration=3.0)) as emu:
         print(f"AEP emulator on {emu.url}; Airflow home {home}")
@@ -178,6 +179,10 @@ def run_twice(dag_id: str, source: str, home: Path, log: Path) -> bool:
             failed = failed or code != 0 or state != "success"
         tables = (summary or {}).get("tables", [])
         datasets = {t["table"]: len(emu.control.landed_records(t["dataset_id"])) for t in tables}
+        if query and not failed:
+            from demo_query import run_query_dag
+
+            failed = not run_query_dag(env, home, log, run)
     created = {name: counts[1][name] - counts[0][name] for name in counts[0] if name not in ("runs", "batches")}
     new = {name: n for name, n in created.items() if n}
     reused = "nothing new created (every resource was found and reused)" if not new else f"created {new}"
@@ -200,10 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-home", action="store_true", help="keep the throwaway AIRFLOW_HOME (its DB and logs) after a success"
     )
+    parser.add_argument(
+        "--query",
+        action="store_true",
+        default=os.environ.get("QUERY", "") not in ("", "0"),
+        help="then run the Query Service example DAG on the landed contacts (HubSpot only; make demo QUERY=1)",
+    )
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="aep-demo-"))
     log = home / "demo.log"
-    ok = run_twice(DAG_IDS[args.source], args.source, home, log)
+    ok = run_twice(DAG_IDS[args.source], args.source, home, log, query=args.query and args.source == "hubspot")
     if not ok:
         print(f"\nDemo FAILED; the last lines of {log}:")
         print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "(no log)")

@@ -15,6 +15,7 @@ FLOW_SERVICE_PATH = "/data/foundation/flowservice"
 SCHEMA_REGISTRY_PATH = "/data/foundation/schemaregistry"
 CATALOG_PATH = "/data/foundation/catalog"
 DATA_PREP_PATH = "/data/foundation/conversion"
+QUERY_SERVICE_PATH = "/data/foundation/query"
 IMS_TOKEN_PATH = "/ims/token/v3"
 
 _SANDBOX_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

@@ -16,11 +16,14 @@ from airflow_provider_aep.get_provider_info import AEP_CONN_TYPE, AEP_CONNECTION
 from airflow_provider_aep.hooks.connection_form import form_message, legacy_form_widgets, legacy_ui_field_behaviour
 
 if TYPE_CHECKING:
+    from airflow_provider_aep.client.batch_ingestion import BatchIngestionClient
     from airflow_provider_aep.client.catalog import CatalogClient
+    from airflow_provider_aep.client.data_access import DataAccessClient
     from airflow_provider_aep.client.data_prep import DataPrepClient
     from airflow_provider_aep.client.flow_service import FlowServiceClient
     from airflow_provider_aep.client.http import RetryPolicy
     from airflow_provider_aep.client.platform import PlatformClient
+    from airflow_provider_aep.client.query_service import QueryServiceClient
     from airflow_provider_aep.client.schema_registry import SchemaRegistryClient
 
 
@@ -137,15 +140,16 @@ def explain_api_error(err: AEPAPIError, settings: AEPSettings) -> str:
 
 
 class AEPFlowServiceHook(BaseHook):
-    """Airflow glue for the Platform clients: Flow Service, Schema Registry, Catalog and Data Prep.
+    """Airflow glue for the Platform clients: Flow Service, Schema Registry, Catalog, Data Prep, Batch Ingestion
+    and Data Access.
 
     Credentials come from the Connection (host = Platform URL, login = OAuth Server-to-Server client id,
     password = client secret, extras ``org_id``, ``sandbox_name``, ``scopes``, ``ims_url``). The client
     secret and every IMS token it obtains are registered with Airflow's secret masker.
 
-    Each service client (:attr:`flow_service`, :attr:`schema_registry`, :attr:`catalog`, :attr:`data_prep`)
-    is made on first use over one :attr:`platform` client, so a task that uses several services mints one
-    token and keeps one session.
+    Each service client (:attr:`flow_service`, :attr:`schema_registry`, :attr:`catalog`, :attr:`data_prep`,
+    :attr:`batch_ingestion`, :attr:`data_access`) is made on first use over one :attr:`platform` client, so a
+    task that uses several services mints one token and keeps one session.
 
     :param aep_conn_id: the Airflow connection (type ``adobe_experience_platform``) to read.
     :param retry: the retry policy of every request (default: the client's,
@@ -208,6 +212,27 @@ class AEPFlowServiceHook(BaseHook):
         from airflow_provider_aep.client.data_prep import DataPrepClient
 
         return DataPrepClient(self.platform)
+
+    @cached_property
+    def batch_ingestion(self) -> BatchIngestionClient:
+        """Batch Ingestion: batches and their file uploads (status read through Catalog)."""
+        from airflow_provider_aep.client.batch_ingestion import BatchIngestionClient
+
+        return BatchIngestionClient(self.platform)
+
+    @cached_property
+    def data_access(self) -> DataAccessClient:
+        """Data Access: a batch's files and failed records."""
+        from airflow_provider_aep.client.data_access import DataAccessClient
+
+        return DataAccessClient(self.platform)
+
+    @cached_property
+    def query_service(self) -> QueryServiceClient:
+        """Query Service: queries, templates, scheduled queries, PostgreSQL connection parameters."""
+        from airflow_provider_aep.client.query_service import QueryServiceClient
+
+        return QueryServiceClient(self.platform)
 
     def get_tenant_id(self) -> str:
         """The org's tenant id (``GET /stats``, cached per process): custom XDM fields live under ``_<tenant>``."""
