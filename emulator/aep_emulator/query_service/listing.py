@@ -32,6 +32,8 @@ def unique_ms(previous: list[int], now: int) -> int:
 
 
 def _matches(value: Any, op: str, wanted: str, is_time: bool) -> bool:
+    if isinstance(value, list):  # a list property (referenced_datasets) matches when one of its items does
+        return any(_matches(item, op, wanted, is_time) for item in value)
     if value is None:
         return op == "!="
     if is_time:
@@ -45,7 +47,7 @@ def _matches(value: Any, op: str, wanted: str, is_time: bool) -> bool:
     if op == "~":
         return str(right) in str(left)
     if op in ("==", "="):
-        return bool(left == right) if not isinstance(right, str) else left in right.split("||")
+        return bool(left == right) if not isinstance(right, str) else left in [v.strip() for v in right.split("||")]
     if op == "!=":
         return bool(left != right)
     comparisons = {">": left > right, "<": left < right, ">=": left >= right, "<=": left <= right}
@@ -56,8 +58,11 @@ def _predicate(getter: Getter, op: str, wanted: str, is_time: bool) -> Callable[
     return lambda doc: _matches(getter(doc), op, wanted, is_time)
 
 
-def filters(req: Request, getters: dict[str, Getter]) -> list[Callable[[dict[str, Any]], bool]]:
-    """The ``property`` filters as predicates; an unknown property or operator is a 400 naming it."""
+def filters(
+    req: Request, getters: dict[str, Getter], equal_only: dict[str, int] | None = None
+) -> list[Callable[[dict[str, Any]], bool]]:
+    """The ``property`` filters as predicates; an unknown property or operator is a 400 naming it, and so is a
+    property of ``equal_only`` filtered with another operator than ``==`` or with more ``||`` values than allowed."""
     out: list[Callable[[dict[str, Any]], bool]] = []
     for raw in req.query.get("property", []):
         for part in raw.split(","):
@@ -68,6 +73,11 @@ def filters(req: Request, getters: dict[str, Getter]) -> list[Callable[[dict[str
                 known = ", ".join(sorted(getters))
                 raise bad_request(f"Invalid property filter '{part}': use one of {known} with == != > < >= <= ~")
             name, op, wanted = match.groups()
+            most = (equal_only or {}).get(name)
+            if most is not None and (op not in ("==", "=") or len(wanted.split("||")) > most):
+                raise bad_request(
+                    f"Invalid property filter '{part}': {name} allows only == with at most {most} values joined by ||"
+                )
             out.append(_predicate(getters[name], op, wanted, name in _TIMES))
     return out
 
@@ -95,8 +105,9 @@ def page(
     *,
     default_limit: int,
     max_limit: int,
+    equal_only: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One page of ``docs`` in Adobe's list envelope (``key`` holds the items)."""
+    """One page of ``docs`` in Adobe's list envelope (``key`` holds the items; ``equal_only`` see :func:`filters`)."""
     orderby = (req.param("orderby") or "-created").strip()
     descending = not orderby.startswith("+")
     field = orderby.lstrip("+- ")
@@ -105,7 +116,7 @@ def page(
     if (req.param("isPrevLink") or "").lower() == "true":
         descending = not descending
     limit = _limit(req, default_limit, max_limit)
-    checks = filters(req, getters)
+    checks = filters(req, getters, equal_only)
     start = req.param("start")
     start_ms = parse_time(start) if start else None
     if start and start_ms is None:

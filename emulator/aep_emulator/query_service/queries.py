@@ -36,9 +36,11 @@ QUERY_GETTERS: dict[str, Any] = {
     "userId": lambda d: d.get("userId"),
     "scheduleId": lambda d: d.get("scheduleId"),
     "scheduleRunId": lambda d: d.get("scheduleRunId"),
-    "referenced_datasets": lambda d: None,
+    "referenced_datasets": lambda d: d.get("_referenced") or [],
     "name": lambda d: d["request"].get("name"),
 }
+#: Filters Adobe allows only with ``==`` and at most this many ``||``-joined values.
+QUERY_EQUAL_ONLY = {"referenced_datasets": 10}
 
 
 def json_object(req: Request) -> dict[str, Any]:
@@ -135,6 +137,7 @@ def list_queries(req: Request, ctx: Ctx) -> Response:
         docs,
         lambda q: view(req, q),
         QUERY_GETTERS,
+        equal_only=QUERY_EQUAL_ONLY,
         default_limit=ctx.state.config.default_page_size,
         max_limit=ctx.state.config.max_page_size,
     )

@@ -16,6 +16,7 @@ from . import sql as sqltext
 from .engine import engine, refuse
 from .listing import unique_ms
 from .models import PREFIX, REGISTERING_SECONDS, TERMINAL, QueryHold, backend, iso, touch
+from .references import dataset_link, merge, referenced_datasets
 from .sql import SqlError
 from .writes import Writer
 
@@ -30,10 +31,9 @@ def links(base_url: str, query: dict[str, Any]) -> dict[str, Any]:
         "cancel": {"href": href, "method": "PATCH", "body": '{ "op": "cancel"}'},
     }
     if query.get("_dataset_id"):
-        out["created_dataset"] = {
-            "id": query["_dataset_id"],
-            "href": f"{base_url}/data/foundation/catalog/dataSets/{query['_dataset_id']}",
-        }
+        out["created_dataset"] = dataset_link(base_url, query["_dataset_id"])
+    if query.get("_referenced") is not None:  # resolved once IN_PROGRESS, as Adobe documents; [] reads none
+        out["referenced_datasets"] = [dataset_link(base_url, i) for i in query["_referenced"]]
     if query.get("scheduleId"):
         out["schedule"] = {"href": f"{base_url}{PREFIX}/schedules/{query['scheduleId']}", "method": "GET"}
     return out
@@ -190,9 +190,12 @@ def refresh(state: EmulatorState, store: Store) -> None:
             continue
         if now >= query["_starts_ms"] and query["state"] == "SUBMITTED":
             query["state"] = "IN_PROGRESS"
+            query["_referenced"] = referenced_datasets(store, query["effectiveSQL"])
             touch(query, query["_starts_ms"])
         if now >= query["_ends_ms"] and not held:
             run_query(state, store, query)
+            # a table an earlier statement of the same query created is a dataset only now
+            query["_referenced"] = merge(query.get("_referenced"), referenced_datasets(store, query["effectiveSQL"]))
             qs.active.discard(query_id)
         if query["state"] == "IN_PROGRESS":
             query["elapsedTime"] = max(0, now - query["_starts_ms"])

@@ -18,6 +18,7 @@ from .. import sql as sqltext
 from ..engine import SHOW_TABLES_COLUMNS, SqlEngine, engine, refuse, translate
 from ..listing import unique_ms
 from ..models import backend, iso
+from ..references import referenced_datasets
 from ..runner import execute_statement
 from ..sql import SqlError, Statement
 from . import protocol
@@ -130,6 +131,7 @@ class SessionState:
                     "_updated_ms": now,
                     "_starts_ms": now,
                     "_hidden": statement.hidden,
+                    "_referenced": referenced_datasets(store, text),
                     "_seq": self.state.next_seq(),
                 }
             )
