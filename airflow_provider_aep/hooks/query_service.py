@@ -1,4 +1,4 @@
-"""``AEPQueryServiceHook``: Query Service's PostgreSQL interface as a common-sql ``DbApiHook`` (psycopg2).
+"""``AEPQueryServiceHook``: Query Service's PostgreSQL interface as a common-sql ``DbApiHook`` (a ``PostgresHook``).
 
 An ``aep_query_service`` connection stores no client secret: it names the ``adobe_experience_platform``
 connection to sign in with (extra ``aep_conn_id``, default ``aep_default``). Every new database connection reads
@@ -37,8 +37,8 @@ DEFAULT_SCHEMA = "public"
 
 
 class AEPQueryServiceHook(PostgresHook):
-    """Query Service over PostgreSQL (psycopg2), for ``SQLExecuteQueryOperator``, the ``SQL*CheckOperator``\\ s and
-    ``get_records``/``get_first``/``get_df``.
+    """Query Service over PostgreSQL (the PostgreSQL provider's driver: psycopg 3 where installed, else psycopg2),
+    for ``SQLExecuteQueryOperator``, the ``SQL*CheckOperator``\\ s and ``get_records``/``get_first``/``get_df``.
 
     :param aep_query_conn_id: the ``aep_query_service`` connection (default ``aep_query_service_default``).
     :param database: overrides the connection's database (``<sandbox>:all``, or ``<sandbox>:<table>``).
@@ -70,7 +70,7 @@ class AEPQueryServiceHook(PostgresHook):
         return self.aep_hook.platform.redact(text) if "aep_hook" in self.__dict__ else text
 
     def connection_arguments(self) -> dict[str, Any]:
-        """psycopg2 ``connect()`` keywords for a new connection: read now, with a token valid now."""
+        """The driver's ``connect()`` keywords for a new connection: read now, with a token valid now."""
         conn = self.connection
         client = self.aep_hook.query_service
         params = client.connection_parameters()
@@ -92,7 +92,7 @@ class AEPQueryServiceHook(PostgresHook):
         return arguments
 
     def get_conn(self) -> Any:
-        """A new psycopg2 connection to Query Service (see the module docstring for where each value comes from)."""
+        """A new database connection to Query Service (see the module docstring for where each value comes from)."""
         arguments = self.connection_arguments()
         raw_cursor = self.connection.extra_dejson.get("cursor")
         if raw_cursor:

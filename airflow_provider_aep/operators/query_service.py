@@ -14,9 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import AssetAlias
-
 from airflow_provider_aep._compat import conf
+from airflow_provider_aep.asset_events import declare_dataset_events
 from airflow_provider_aep.exceptions import AEPInvalidArgumentError, AEPQueryServiceFailedError
 from airflow_provider_aep.operators.base import AEPBaseOperator, is_template
 
@@ -74,9 +73,10 @@ class RunQueryOperator(AEPBaseOperator):
     carries that name in a comment), so a retry first looks for the query an earlier try submitted and waits for
     it (or reuses its result) unless it failed. Killing the task cancels the query (``on_kill``).
 
-    With ``asset_alias`` the written dataset gets an asset event (``aep://<org>/<sandbox>/datasets/<id>``) through
-    ``AssetAlias(asset_alias)``, added to ``outlets`` for you. OpenLineage: inputs are the datasets the SQL reads,
-    the output is the dataset it writes.
+    A CTAS or INSERT INTO lands data: the written dataset gets its asset event (``aep://<org>/<sandbox>/datasets/
+    <id>``) through the task's alias (``asset_alias``, default ``aep-datasets:<dag_id>.<task_id>``) unless
+    ``emit_asset_events=False``. OpenLineage: inputs are the datasets the SQL reads, the output is the dataset it
+    writes.
 
     :param sql: the SELECT to run (templated; ``.sql`` files are read as templates). Not with ``template_id``.
     :param template_id: a saved query template to run instead of ``sql`` (templated).
@@ -86,7 +86,8 @@ class RunQueryOperator(AEPBaseOperator):
     :param insert_into_dataset_id: append the SELECT's rows to this existing dataset (templated).
     :param database: ``dbName`` (templated); default ``<sandbox>:all``.
     :param description: the query's description; the DAG run's owner line is appended.
-    :param asset_alias: emit an asset event for the written dataset through ``AssetAlias(asset_alias)``.
+    :param asset_alias: the ``AssetAlias`` of the written dataset's event (default ``aep-datasets:<dag_id>.<task_id>``).
+    :param emit_asset_events: emit the written dataset's asset event (default); False declares no alias.
     :param reattach: on a retry, wait for (or reuse) the query an earlier try of this task submitted.
     :param poll_interval: seconds between polls of the query's state.
     :param timeout: seconds to wait for the query before failing (None: no limit; Query Service ends batch
@@ -119,6 +120,7 @@ class RunQueryOperator(AEPBaseOperator):
         database: str | None = None,
         description: str | None = None,
         asset_alias: str | None = None,
+        emit_asset_events: bool = True,
         reattach: bool = True,
         poll_interval: float = 30.0,
         timeout: float | None = None,
@@ -136,19 +138,12 @@ class RunQueryOperator(AEPBaseOperator):
         self.insert_into_dataset_id = insert_into_dataset_id
         self.database = database
         self.description = description
-        self.asset_alias = asset_alias
+        self.asset_alias = declare_dataset_events(self, emit_asset_events=emit_asset_events, asset_alias=asset_alias)
         self.reattach = reattach
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.deferrable = deferrable
         self.query_id: str | None = None
-        if asset_alias is not None:
-            if not isinstance(asset_alias, str) or not asset_alias.strip():
-                raise AEPInvalidArgumentError(
-                    self.task_id, "asset_alias", f"must be a non-empty name, got {asset_alias!r}"
-                )
-            if not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in self.outlets):
-                self.outlets.append(AssetAlias(name=asset_alias))  # Airflow drops alias events of non-outlets
         self.validate(rendered=False)
 
     # ------------------------------------------------------------------ checks before any remote call
@@ -339,21 +334,19 @@ class RunQueryOperator(AEPBaseOperator):
         return str(found[-1]["id"]) if found else None
 
     def _emit_asset_event(self, context: Context, summary: Mapping[str, Any], dataset_id: str) -> None:
-        from airflow_provider_aep.assets import create_asset
+        from airflow_provider_aep.asset_events import emit_dataset_event
+        from airflow_provider_aep.assets import dataset_event_extra
 
         settings = self.hook.settings
-        asset = create_asset(org_id=settings.org_id, sandbox=settings.sandbox_name, dataset_id=dataset_id)
-        extra = {
-            "org_id": settings.org_id,
-            "sandbox": settings.sandbox_name,
-            "dataset_id": dataset_id,
-            "query_id": summary.get("id"),
-            "state": summary.get("state"),
-            "row_count": summary.get("row_count"),
-            "ctas": self.ctas_dataset_name is not None,
-        }
-        context["outlet_events"][AssetAlias(name=str(self.asset_alias))].add(asset, extra=extra)
-        self.log.info("Asset event for %s through alias %r", asset.uri, self.asset_alias)
+        extra = dataset_event_extra(
+            org_id=settings.org_id,
+            sandbox=settings.sandbox_name,
+            dataset_id=dataset_id,
+            records_written=summary.get("row_count"),
+            status=summary.get("state"),
+        )
+        extra.update(query_id=summary.get("id"), ctas=self.ctas_dataset_name is not None)
+        emit_dataset_event(context, str(self.asset_alias), extra)
 
     def on_kill(self) -> None:
         """Cancel the query this task submitted (a finished one is left as it is)."""

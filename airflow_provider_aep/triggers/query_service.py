@@ -3,23 +3,19 @@
 
 They read through :class:`~airflow_provider_aep.client.async_flow_service.AsyncFlowServiceClient` (the
 triggers' httpx client: same retries, token cache and redaction as the sync client), which takes full
-``/data/foundation/query/...`` paths. Like ``AEPFlowRunTrigger`` they are stateless between polls and cancel
-nothing in AEP: ``cleanup()`` also runs when a triggerer restarts.
+``/data/foundation/query/...`` paths. The loop is :class:`~airflow_provider_aep.triggers.polling.AEPPollingTrigger`'s:
+stateless between polls, nothing cancelled in AEP (``on_kill`` cancels a query).
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_aep.client._query_records import query_phase, query_summary, run_phase, run_summary
 from airflow_provider_aep.client.config import QUERY_SERVICE_PATH
-from airflow_provider_aep.client.errors import Redactor
-from airflow_provider_aep.triggers.runs import next_poll_at, serialized
+from airflow_provider_aep.triggers.polling import AEPPollingTrigger
+from airflow_provider_aep.triggers.runs import serialized
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
@@ -38,61 +34,7 @@ async def _get(client: AsyncFlowServiceClient, path: str) -> dict[str, Any]:
     return dict(body)
 
 
-class _QueryServiceWait(BaseTrigger):
-    """Poll ``check()`` every ``poll_interval`` seconds until it returns an event or ``deadline`` passes."""
-
-    def __init__(self, *, aep_conn_id: str, poll_interval: float = 30.0, deadline: float | None = None) -> None:
-        super().__init__()
-        self.aep_conn_id = aep_conn_id
-        self.poll_interval = max(float(poll_interval), 0.0)
-        self.deadline = float(deadline) if deadline is not None else None
-
-    async def check(self, client: AsyncFlowServiceClient) -> dict[str, Any] | None:
-        raise NotImplementedError
-
-    def waiting_for(self) -> str:
-        raise NotImplementedError
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        payload = await self.watch()
-        self.log.info("Query Service wait ended: %s", payload["message"])
-        yield TriggerEvent(payload)
-
-    async def cleanup(self) -> None:
-        """Deliberately cancels nothing: this also runs when the triggerer restarts (``on_kill`` cancels)."""
-
-    async def watch(self) -> dict[str, Any]:
-        from airflow.sdk import BaseHook
-
-        from airflow_provider_aep._compat import amask_secret
-        from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
-        from airflow_provider_aep.hooks.flow_service import settings_from_connection
-
-        redact = Redactor()
-        try:
-            conn = await BaseHook.aget_connection(self.aep_conn_id)
-            settings = settings_from_connection(conn)
-            redact.add(settings.client_secret)
-            async with AsyncFlowServiceClient(settings, on_secret=amask_secret) as client:
-                redact = client.redact
-                next_poll = time.monotonic()
-                while True:
-                    event = await self.check(client)
-                    if event is not None:
-                        return event
-                    remaining = None if self.deadline is None else self.deadline - time.time()
-                    if remaining is not None and remaining <= 0:
-                        return query_event("timeout", f"Timed out waiting for {self.waiting_for()}")
-                    next_poll = next_poll_at(next_poll, self.poll_interval, time.monotonic())
-                    delay = next_poll - time.monotonic()
-                    await asyncio.sleep(max(0.0, delay if remaining is None else min(delay, remaining)))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # an event, not a crash: the task reports it with context
-            return query_event("error", redact(f"{type(exc).__name__}: {exc}"))
-
-
-class AEPQueryTrigger(_QueryServiceWait):
+class AEPQueryTrigger(AEPPollingTrigger):
     """Wait for a query to reach SUCCESS, FAILED, KILLED or TIMEOUT; yields one event with ``query``
     (:func:`~airflow_provider_aep.client._query_records.query_summary`).
 
@@ -122,7 +64,7 @@ class AEPQueryTrigger(_QueryServiceWait):
         return query_event(phase, f"query {self.query_id} ended {summary['state']}", query=summary)
 
 
-class AEPScheduledQueryRunTrigger(_QueryServiceWait):
+class AEPScheduledQueryRunTrigger(AEPPollingTrigger):
     """Wait for a run of a scheduled query to end (SUCCESS, or FAILED/KILLED/...); yields one event with ``run``.
 
     :param aep_conn_id: the ``adobe_experience_platform`` connection.

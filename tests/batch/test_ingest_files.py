@@ -203,3 +203,20 @@ def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs, argument):
     with pytest.raises(AEPInvalidArgumentError) as refused:
         IngestFilesOperator(task_id="ingest", dataset_id="d", files="x.json", **kwargs)
     assert refused.value.argument == argument
+
+
+def test_lineage_has_the_files_as_inputs_and_the_dataset_with_its_schema_as_output(
+    batch_target, task_context, tmp_path
+):
+    pytest.importorskip("airflow.providers.openlineage")
+    _, dataset_id = batch_target
+    path = write_lines(tmp_path / "people.json", records(25))
+    task = ingest(dataset_id, path)
+    task.execute(task_context())
+    lineage = task.get_openlineage_facets_on_complete(None)
+    assert [(i.namespace, i.name) for i in lineage.inputs] == [("file", path)]
+    (output,) = lineage.outputs
+    assert output.name == f"datasets/{dataset_id}" and output.namespace.startswith("aep://")
+    fields = {f.name for f in output.facets["schema"].fields}
+    assert {"_id", "personalEmail"} <= fields
+    assert output.outputFacets["outputStatistics"].rowCount == 25

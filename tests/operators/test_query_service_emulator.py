@@ -74,10 +74,15 @@ def test_ctas_not_deferred_read_back_through_catalog_and_sql_with_an_asset_event
     assert asset.uri.endswith(f"/prod/datasets/{result['dataset_id']}") and extra["query_id"] == result["query_id"]
 
 
-def test_itas_appends_to_an_existing_dataset(qs_emulator, context):
+def test_itas_appends_to_an_existing_dataset_with_an_event_through_the_default_alias(qs_emulator, context):
     first = run_query(context, task_id="ctas", sql=ROWS, ctas_dataset_name="itas_target")
+    context["outlet_events"] = events = defaultdict(AliasEvents)
     second = run_query(context, task_id="itas", sql=ROWS, insert_into_dataset_id=first["dataset_id"])
     assert second["dataset_id"] == first["dataset_id"] and count("itas_target") == 6
+    ((alias, recorded),) = events.items()
+    assert alias.name.startswith("aep-datasets:") and alias.name.endswith(".itas")
+    (asset, extra), *_ = recorded.added
+    assert asset.uri.endswith(f"/datasets/{first['dataset_id']}") and extra["records_written"] == 3
 
 
 def test_a_retry_reuses_the_finished_query(qs_emulator, context):
