@@ -51,3 +51,23 @@ def test_demo_runs_the_onboarding_dag_twice_and_prints_what_landed(source):
     home = re.search(r"Airflow home (\S+) removed \(--keep-home keeps it\)", text)
     assert home and not Path(home.group(1)).exists(), text[-500:]
     assert text.rstrip().endswith("Demo OK")
+
+
+def test_batch_demo_lands_a_batch_per_run_and_reuses_the_dataset():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AEP_DEMO", "AEP_BATCH"))}
+    out = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "demo_batch.py"), "--records", "300"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = out.stdout
+    assert text.count("DAG run aep_batch_ingestion: success") == 2
+    batches = re.findall(r"batch\s+(\w{26})\s+success", text)
+    assert len(batches) == 2 and batches[0] != batches[1]
+    assert len(set(re.findall(r"\n  dataset\s+(\w+)", text))) == 1
+    assert len(re.findall(r"300 ingested, 0 failed .*; 300 read back from the dataset", text)) == 2
+    assert "Second run: 1 new batch(es); 0 new fieldgroups, 0 new schemas, 0 new dataSets" in text
+    assert text.rstrip().endswith("Demo OK")
