@@ -220,3 +220,17 @@ def test_lineage_has_the_files_as_inputs_and_the_dataset_with_its_schema_as_outp
     fields = {f.name for f in output.facets["schema"].fields}
     assert {"_id", "personalEmail"} <= fields
     assert output.outputFacets["outputStatistics"].rowCount == 25
+
+
+def test_replace_batches_replays_an_earlier_batch(batch_target, task_context, tmp_path):
+    emulator, dataset_id = batch_target
+    first = ingest(dataset_id, write_lines(tmp_path / "v1.json", records(10))).execute(task_context())
+    second = ingest(
+        dataset_id, write_lines(tmp_path / "v2.json", records(4, 100)), task_id="reload", replace_batches=[first["id"]]
+    ).execute(task_context())
+    assert second["status"] == "success"
+    replay = emulator.control.journal(method="POST", path=IMPORT + "/batches")[-1]["body"]["replay"]
+    assert replay == {"predecessors": [first["id"]], "reason": "replace"}
+    assert sorted(r["_id"] for r in emulator.control.landed_records(dataset_id)) == [
+        f"r{n:05d}" for n in range(100, 104)
+    ]
