@@ -71,7 +71,8 @@ class RunQueryOperator(AEPBaseOperator):
 
     A query is never submitted twice for one task instance: it is named after the DAG run and task (and the SQL
     carries that name in a comment), so a retry first looks for the query an earlier try submitted and waits for
-    it (or reuses its result) unless it failed. Killing the task cancels the query (``on_kill``).
+    it (or reuses its result) unless it failed. Killing the task cancels the query (``on_kill``; while deferred,
+    ``AEPQueryTrigger.on_kill`` on Airflow 3.3+).
 
     A CTAS or INSERT INTO lands data: the written dataset gets its asset event (``aep://<org>/<sandbox>/datasets/
     <id>``) through the task's alias (``asset_alias``, default ``aep-datasets:<dag_id>.<task_id>``) unless

@@ -62,20 +62,24 @@ class AEPPollingTrigger(BaseTrigger):
     async def cleanup(self) -> None:
         """Deliberately cancels nothing: this also runs when the triggerer restarts."""
 
-    async def watch(self) -> dict[str, Any]:
-        """Poll until the job ends or the deadline passes; every failure becomes an ``error`` event."""
+    async def connect(self, redact: Redactor) -> AsyncFlowServiceClient:
+        """A client for the trigger's connection (read without blocking the loop); ``redact`` learns its secret."""
         from airflow.sdk import BaseHook
 
         from airflow_provider_aep._compat import amask_secret
         from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
         from airflow_provider_aep.hooks.flow_service import settings_from_connection
 
+        conn = await BaseHook.aget_connection(self.aep_conn_id)
+        settings = settings_from_connection(conn)
+        redact.add(settings.client_secret)
+        return AsyncFlowServiceClient(settings, on_secret=amask_secret)
+
+    async def watch(self) -> dict[str, Any]:
+        """Poll until the job ends or the deadline passes; every failure becomes an ``error`` event."""
         redact = Redactor()
         try:
-            conn = await BaseHook.aget_connection(self.aep_conn_id)
-            settings = settings_from_connection(conn)
-            redact.add(settings.client_secret)
-            async with AsyncFlowServiceClient(settings, on_secret=amask_secret) as client:
+            async with await self.connect(redact) as client:
                 redact = client.redact
                 next_poll, first_poll = time.monotonic(), True
                 while True:

@@ -56,6 +56,24 @@ class AEPQueryTrigger(AEPPollingTrigger):
     def waiting_for(self) -> str:
         return f"query {self.query_id}"
 
+    async def on_kill(self) -> None:
+        """Cancel the query when a user kills the deferred task (mark failed, clear): Airflow 3.3+ calls this;
+        triggerer restarts do not. A query that already ended (409) is left as it is."""
+        from airflow_provider_aep.client.errors import AEPAPIError, Redactor
+
+        redact = Redactor()
+        async with await self.connect(redact) as client:
+            try:
+                await client.request(
+                    "PATCH", f"{QUERY_SERVICE_PATH}/queries/{self.query_id}", json_body={"op": "cancel"}
+                )
+            except AEPAPIError as err:
+                if err.status != 409:
+                    raise
+                self.log.info("Query %s had already ended", self.query_id)
+                return
+        self.log.info("Cancelled query %s: its task was killed", self.query_id)
+
     async def check(self, client: AsyncFlowServiceClient) -> dict[str, Any] | None:
         summary = query_summary(await _get(client, f"/queries/{self.query_id}"))
         phase = query_phase(summary["state"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KEYS = ["parse", "calls", "triggers", "pagination", "onboarding", "peers"]
+KEYS = ["parse", "calls", "triggers", "pagination", "onboarding", "peers", "batch", "query"]
 MACHINE_KEYS = {"Date (UTC)", "CPU", "Cores", "Memory", "Python", "Airflow"}
 
 
@@ -84,6 +84,12 @@ def test_details_carry_the_raw_figures(smoke):
     peers = details["peers"]  # the smoke run parses both peer DAG files (their DAG runs are left to make bench)
     assert set(peers["parse"]["stats"]) == {"ours", "http", "aepp", "floor"}
     assert all(n > 0 for n in peers["parse"]["tasks"].values())
+    query = details["query"]  # a SELECT through the hook and bare psycopg, then deferred query waits
+    for figures in query["select"]["rounds"]:
+        assert figures["shape"]["hook"] == figures["shape"]["bare"]
+        assert len(figures["select"]["hook"]) == len(figures["select"]["bare"]) > 0
+    assert query["waits"]["outcomes"] == {"success": query["n"]}
+    assert query["waits"]["schedule"]["made"] > 0
 
 
 def test_markdown_report_has_machine_info_and_the_table(smoke):
