@@ -1,8 +1,8 @@
 """``python -m benchmarks``: run the benchmarks, print the table, write ``docs/benchmarks.md``.
 
 Options: ``--smoke`` (tiny sizes, for the test suite; writes nothing unless ``--output`` is given),
-``--only parse,calls,triggers,pagination,onboarding,peers,batch``, ``--output PATH`` (markdown), ``--json PATH``
-(raw results; default ``benchmarks/results/latest.json``, git-ignored).
+``--only parse,calls,triggers,pagination,onboarding,peers,batch,query``, ``--output PATH`` (markdown),
+``--json PATH`` (raw results; default ``benchmarks/results/latest.json``, git-ignored).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.common import REPO, BenchResult, machine_info
 
-ORDER = ("parse", "calls", "triggers", "pagination", "onboarding", "peers", "batch")
+ORDER = ("parse", "calls", "triggers", "pagination", "onboarding", "peers", "batch", "query")
 
 FULL: dict[str, dict[str, Any]] = {
     "parse": {"reps": 20, "import_reps": 7, "first_parse_reps": 15},
@@ -36,6 +36,8 @@ FULL: dict[str, dict[str, Any]] = {
     "onboarding": {"sizes": (20, 200)},
     # 1 GiB and 256 MiB JSON-lines files in 256 MB parts (issue 21's figures).
     "batch": {},
+    # a 100,000-row SELECT; 1,000 query waits polling every 10 s (3x the operator's default rate) for 60 s
+    "query": {},
 }
 SMOKE: dict[str, dict[str, Any]] = {
     # Both example DAGs: a baseline that no longer mirrors its example is regenerated (and checked) here too.
@@ -62,6 +64,16 @@ SMOKE: dict[str, dict[str, Any]] = {
     "peers": {"reps": 1, "dag_runs": False},
     "onboarding": {"sizes": (1, 2)},
     "batch": {"sizes": (3 * 1024 * 1024, 1024 * 1024), "reps": 1, "chunk_size": 1024 * 1024},
+    "query": {
+        "rows": 500,
+        "rounds": 2,
+        "reps": 1,
+        "connect_reps": 1,
+        "n": 10,
+        "poll_interval": 0.5,
+        "window": 1.5,
+        "release_timeout": 30.0,
+    },
 }
 
 
@@ -78,6 +90,8 @@ def _runner(key: str):
         from benchmarks.onboarding_scale import run
     elif key == "batch":
         from benchmarks.batch_ingestion import run
+    elif key == "query":
+        from benchmarks.query_service import run
     else:
         from benchmarks.pagination import run
     return run

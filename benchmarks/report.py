@@ -119,6 +119,27 @@ METHODS = {
         "against the API minimum (create + one PUT per part + COMPLETE; a first try sends its create without a "
         "lookup, a retry looks its `externalId` up first)."
     ),
+    "query": (
+        "The emulator runs in its own process. The rows are landed once with Query Service's CTAS over the "
+        "PostgreSQL endpoint (`CREATE TABLE ... AS SELECT ... FROM range(n)`: a new dataset with an ad hoc schema "
+        "and one batch of n records in Catalog), then read once, untimed, so the emulator builds its DuckDB table "
+        "from the landed records before anything is timed. *SELECT*: fresh processes "
+        "(`benchmarks/_query_worker.py`), each alternating hook and bare repetitions (which side goes first "
+        "alternates too) after an untimed warm-up of each, every repetition on a new database connection: *hook* "
+        "is `AEPQueryServiceHook().get_records(sql)` with a new hook each time (connection lookup, "
+        "`GET /connection_parameters`, the process's cached IMS token as password, psycopg 3 as the PostgreSQL "
+        "provider picks it with SQLAlchemy 2); *bare* is `psycopg.connect` with the same host, port, database, user "
+        "and `sslmode`, a token fetched by the parent, `execute` + `fetchall`. Ratio = median / median over all "
+        "processes. Tokens: `POST /ims/token/v3` in the emulator's journal while one worker process ran (every one "
+        "counted is the hook's). *Waits*: n queries submitted with `POST /queries` and held `IN_PROGRESS` by the "
+        "emulator's query hold, then n `AEPQueryTrigger.run()` in one asyncio loop in a fresh process for a fixed "
+        "window. Memory = (peak RSS during the window - RSS after an untimed warm-up wait) / n, sampled every "
+        "20 ms. Polls due, on the trigger's own schedule: one when a wait first polls, the second at most one poll "
+        "interval later (the trigger draws its first interval from 0.5-1x), then one per interval until the window "
+        "ends (from the window's start for a wait that never polled); the worker records when each poll was "
+        "issued and answered. Then the hold is released and each trigger must yield one `success` event within a "
+        "bounded time. Emulator CPU over the window is read with psutil."
+    ),
 }
 
 FINDINGS = """\
