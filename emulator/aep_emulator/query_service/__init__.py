@@ -3,9 +3,9 @@ parameters) and a PostgreSQL endpoint, both running the SQL in DuckDB over the s
 
 Layout: :mod:`.models` (state, the clock), :mod:`.queries`, :mod:`.templates`, :mod:`.schedules` (handlers),
 :mod:`.listing` (list parameters), :mod:`.urls`, :mod:`.runner` (a query's SQL at its end), :mod:`.sql`
-(statements), :mod:`.engine` (DuckDB over Catalog), :mod:`.duck_types`, :mod:`.writes` (CTAS/ITAS/DROP into
-Catalog), :mod:`.references` (the datasets a query read), :mod:`.control` (the hold), :mod:`.wire` (the
-PostgreSQL protocol server).
+(statements), :mod:`.engine` (DuckDB over Catalog), :mod:`.duck_types`, :mod:`.duck_arrow` (records as Arrow
+batches), :mod:`.writes` (CTAS/ITAS/DROP into Catalog), :mod:`.references` (the datasets a query read),
+:mod:`.control` (the hold), :mod:`.wire` (the PostgreSQL protocol server).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def sql_type(node: dict[str, Any]) -> SqlType:
     return "JSON"
 
 
-def _timestamp(value: Any) -> Any:
+def as_timestamp(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
@@ -56,7 +56,7 @@ def _timestamp(value: Any) -> Any:
     return parsed
 
 
-def _date(value: Any) -> Any:
+def as_date(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
@@ -83,9 +83,9 @@ def to_column(node: dict[str, Any], value: Any) -> Any:
             return None
         return [to_column(items, v) if isinstance(items, dict) else json.dumps(v) for v in value]
     if kind == "string" and node.get("format") == "date-time":
-        return _timestamp(value)
+        return as_timestamp(value)
     if kind == "string" and node.get("format") == "date":
-        return _date(value)
+        return as_date(value)
     if kind in ("integer", "number", "boolean", "string"):
         return value
     return json.dumps(value)

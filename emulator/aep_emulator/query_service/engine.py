@@ -2,8 +2,9 @@
 
 Every Catalog dataset is a table named as Query Service names it (its ``adobe/pqs/table`` tag, else the dataset
 name lower-cased with non-alphanumerics as ``_``); its columns come from the dataset's XDM schema, its rows from
-the records landed in it (``CatalogBackend.landed``). :meth:`SqlEngine.sync` rebuilds only the tables whose
-dataset, schema or landed batches changed since the last statement. The caller holds the state lock while
+the records landed in it (``CatalogBackend.landed``, loaded as Arrow batches: :mod:`.duck_arrow`).
+:meth:`SqlEngine.sync` rebuilds only the tables whose dataset, schema or landed batches changed since the last
+statement. The caller holds the state lock while
 syncing (it reads Catalog), and every DuckDB write happens under :attr:`SqlEngine.write_lock`; reads run on
 their own cursors. File access and extension loading are switched off: SQL from a client reads only datasets.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,7 @@ import duckdb
 from .. import schema_registry
 from ..catalog.models import backend as catalog
 from ..core.state import Store
-from . import duck_types
+from . import duck_arrow, duck_types
 from .sql import SqlError, Statement, check_limit, table_name
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ TABLE_TAG = "adobe/pqs/table"
 #: The bookkeeping key of a CTAS dataset: the ad hoc namespace its columns live under in its records.
 NAMESPACE_KEY = "_pqsNamespace"
 SHOW_TABLES_COLUMNS = ("name", "dataSetId", "dataSet", "description", "resolved")
-_INSERT_CHUNK = 1000
+#: Records per Arrow batch (and per ``INSERT``), which bounds the memory a table build takes.
+_INSERT_CHUNK = 10_000
 _DUCK_CONFIG = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
@@ -151,27 +154,47 @@ class SqlEngine:
         quoted = duck_types.quote_ident(name)
         try:
             self.db.execute(f"CREATE OR REPLACE TABLE {quoted} ({ddl})")
-            marks = ", ".join("?" for _ in table.columns)
-            chunk: list[list[Any]] = []
-            for row in self._rows(table):
-                chunk.append(row)
-                if len(chunk) >= _INSERT_CHUNK:
-                    self.db.executemany(f"INSERT INTO {quoted} VALUES ({marks})", chunk)
-                    chunk = []
-            if chunk:
-                self.db.executemany(f"INSERT INTO {quoted} VALUES ({marks})", chunk)
+            for records in self._chunks(table):
+                self._insert(table, quoted, records)
             table.built = True
         except duckdb.Error:  # a schema DuckDB cannot hold (e.g. names equal but for case): no table
             log.exception("query service: dataset %s cannot be a table", dataset["id"])
             self._drop(name)
         return table
 
-    def _rows(self, table: Table) -> Iterator[list[Any]]:
+    def _chunks(self, table: Table) -> Iterator[list[dict[str, Any]]]:
+        """The dataset's landed records (its CTAS namespace's part, if any), ``_INSERT_CHUNK`` at a time."""
+        chunk: list[dict[str, Any]] = []
         for records in catalog(self.store).landed.get(table.dataset_id, {}).values():
             for record in records:
-                if table.namespace:
-                    record = record.get(table.namespace) or {}
-                yield [duck_types.to_column(node, record.get(name)) for name, node in table.columns.items()]
+                chunk.append((record.get(table.namespace) or {}) if table.namespace else record)
+                if len(chunk) >= _INSERT_CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    def _insert(self, table: Table, quoted: str, records: list[dict[str, Any]]) -> None:
+        """One chunk as an Arrow batch in one ``INSERT ... SELECT`` (0.64 ms a row bound one by one, with
+        ``executemany``, was 70 s per 100,000 rows); rows with a value Arrow would not carry exactly as DuckDB's
+        parameter binding does go the per-row way, so the table holds the same values either way."""
+        try:
+            batch = duck_arrow.record_batch(table.columns, records)
+        except duck_arrow.UNFIT_ERRORS:
+            batch = None
+        if batch is not None:
+            view = f"_pqs_load_{uuid.uuid4().hex}"  # a name no dataset table has
+            self.db.register(view, batch)
+            try:
+                self.db.execute(f"INSERT INTO {quoted} SELECT * FROM {view}")
+                return
+            except duckdb.Error:
+                log.debug("query service: Arrow load of %s failed, binding its rows", table.name, exc_info=True)
+            finally:
+                self.db.unregister(view)
+        rows = [[duck_types.to_column(node, r.get(name)) for name, node in table.columns.items()] for r in records]
+        marks = ", ".join("?" for _ in table.columns)
+        self.db.executemany(f"INSERT INTO {quoted} VALUES ({marks})", rows)
 
     def table(self, name: str) -> Table | None:
         dataset = self.dataset_of(name)

@@ -2,7 +2,8 @@
 the API answers, with ``_``-prefixed bookkeeping keys), and the queries not yet terminal on the emulator clock.
 
 A query is ``SUBMITTED`` for ``query_start_delay`` seconds, then ``IN_PROGRESS`` for ``query_duration`` seconds;
-its SQL runs when it reaches its terminal state (``SUCCESS`` or ``FAILED``) in :func:`.runner.refresh`. While the
+its SQL runs when it reaches its terminal state (``SUCCESS`` or ``FAILED``) in :func:`.runner.refresh` (or
+:func:`.runner.refresh_one`, what a read of one query does). While the
 control plane holds queries (``POST /__emulator/queries/hold``) they stay ``IN_PROGRESS`` whatever the clock says.
 """
 
@@ -51,6 +52,9 @@ class QueryBackend:
         self.store = store
         #: Queries not yet terminal (ids), advanced by :func:`.runner.refresh`.
         self.active: set[str] = set()
+        #: ``(end ms, seq, id)`` of the queries made active, a heap: the next query due to run is its head once
+        #: the ones no longer active are popped (:func:`.runner.refresh_one`).
+        self.ends: list[tuple[int, int, str]] = []
         #: Schedules still ``REGISTERING``.
         self.registering: set[str] = set()
         #: The last creation time handed out (creation times are unique, see :func:`.listing.unique_ms`).

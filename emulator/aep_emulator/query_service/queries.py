@@ -1,9 +1,10 @@
 """``/queries`` (create, list, get, cancel/soft-delete) and ``/connection_parameters``.
 
 ``POST /queries`` answers 202 with a ``SUBMITTED`` query; :func:`.runner.refresh` moves it along the clock and
-runs its SQL at the end. ``PATCH {"op": "cancel"}`` kills a query that is not terminal (409 otherwise);
-``{"op": "soft_delete"}`` hides it from lists. Queries the PostgreSQL endpoint ran are listed too (client
-``PostgreSQL``); the commands a driver issues by itself are hidden unless ``excludeHidden=false``.
+runs its SQL at the end (a read of one query moves that query alone while none is due to run).
+``PATCH {"op": "cancel"}`` kills a query that is not terminal (409 otherwise); ``{"op": "soft_delete"}`` hides
+it from lists. Queries the PostgreSQL endpoint ran are listed too (client ``PostgreSQL``); the commands a driver
+issues by itself are hidden unless ``excludeHidden=false``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..core.messages import Request, Response
 from . import sql as sqltext
 from .listing import bad_request, page
 from .models import TERMINAL, backend, message, touch
-from .runner import links, new_query
+from .runner import links, new_query, refresh_one
 from .wire_address import address_of
 
 CLIENT_API = "API"
@@ -145,10 +146,11 @@ def list_queries(req: Request, ctx: Ctx) -> Response:
 
 
 def _lookup(ctx: Ctx, query_id: str) -> dict[str, Any]:
-    ctx.state.refresh(ctx.store)
+    """The query, brought up to the clock alone unless a query is due to run (:func:`.runner.refresh_one`)."""
     query = backend(ctx.store).queries.get(query_id)
     if query is None:
         raise ApiError(404, message(404, "Query not found"))
+    refresh_one(ctx.state, ctx.store, query)
     return query
 
 
