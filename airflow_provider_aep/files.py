@@ -41,6 +41,8 @@ def _object_storage(path: Any) -> Source:
 
 def as_source(item: Any, storage_conn_id: str | None = None) -> Source:
     """One input as a source; raises :class:`FileArgumentError` for anything unreadable."""
+    if hasattr(item, "protocol") and hasattr(item, "open"):  # an ObjectStoragePath (a PathLike on some versions)
+        return _object_storage(item)
     if isinstance(item, os.PathLike):
         return _local(os.fspath(item))
     if isinstance(item, str):

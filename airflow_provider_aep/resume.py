@@ -54,8 +54,11 @@ class StateStoreLedger:
         return dict(value) if isinstance(value, Mapping) else None
 
     def save(self, state: Mapping[str, Any]) -> None:
-        from airflow.sdk.execution_time.context import NEVER_EXPIRE
-
+        try:
+            from airflow.sdk.execution_time.context import NEVER_EXPIRE
+        except ImportError:  # an SDK without the constant: the store's own retention applies
+            self.store.set(self.key, dict(state))
+            return
         self.store.set(self.key, dict(state), retention=NEVER_EXPIRE)
 
     def clear(self) -> None:

@@ -302,17 +302,12 @@ def asset_events_of(dag_run) -> list[dict]:
 def consumer_in_db() -> None:
     """The consumer DAG as the DAG processor would store it (as ``dag.test()`` stores the DAGs of its bundle),
     unpaused: then an asset event queues its run."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
-    manager = DagBundlesManager()
-    manager.sync_bundles_to_db()
-    for bundle in manager.get_all_dag_bundles():
-        bundle.initialize()
-        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
-        sync_bag_to_db(bag, bundle.name, bundle.version)
+    from tests.airflow_compat import sync_dags_to_db
+
+    sync_dags_to_db()
     with create_session() as session:
         session.query(DagModel).filter(DagModel.dag_id == CONSUMER).update({"is_paused": False})
 

@@ -13,9 +13,12 @@ ORG = "0123456789abcdef01234567"  # tests/conftest.py's ORG_ID as the URI spells
 
 
 @pytest.fixture
-def dataset_pipeline(emulator, pipeline, monkeypatch) -> dict[str, str]:
+def dataset_pipeline(emulator, pipeline, monkeypatch, airflow_db) -> dict[str, str]:
     """A ready dataflow whose dataset the DAG's static outlet names (read when ``run_dag`` parses the DAG)."""
+    from tests.airflow_compat import forget_dag
+
     monkeypatch.setenv("AEP_ASSET_EVENTS_DATASET_ID", pipeline["dataset"])
+    forget_dag("aep_asset_events")  # its static outlet is read from the environment when it is parsed
     emulator.control.configure(run_start_delay=0.3, run_duration=0.3)  # the alias sensor really defers
     emulator.control.advance_clock(60)  # the flow's own first run has finished
     emulator.control.touch_rows("Hubspot.Contacts", 4)  # what the DAG's incremental run copies
