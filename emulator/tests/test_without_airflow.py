@@ -54,9 +54,12 @@ def served(root: Path) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # blocks until the banner, or returns "" if the server died
-        assert "listening on http://127.0.0.1:" in line, line + proc.stdout.read()
-        yield line.rsplit(" ", 1)[-1].strip()
+        # The banners: the PostgreSQL endpoint's first, then the HTTP server's. readline blocks until a line, or
+        # returns "" if the server died; never read() here, which would wait for a server that lives on.
+        banners = [proc.stdout.readline() for _ in range(2)]
+        assert "PostgreSQL endpoint on 127.0.0.1:" in banners[0], banners
+        assert "listening on http://127.0.0.1:" in banners[1], banners
+        yield banners[1].rsplit(" ", 1)[-1].strip()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
