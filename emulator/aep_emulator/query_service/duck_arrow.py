@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .duck_types import as_date, as_timestamp
+from .duck_types import as_date, as_timestamp, convert
 
 #: What a failed conversion raises (pyarrow's own errors included): load those rows row by row instead.
 UNFIT_ERRORS: tuple[type[Exception], ...] = (pa.ArrowException, TypeError, ValueError, OverflowError)
@@ -48,25 +48,8 @@ def arrow_type(node: dict[str, Any]) -> pa.DataType:
     return pa.string()
 
 
-def arrow_value(node: dict[str, Any], value: Any) -> Any:
-    """:func:`.duck_types.to_column`'s value, or :class:`Unfit` when pyarrow might convert it differently."""
-    if value is None:
-        return None
+def _arrow_leaf(node: dict[str, Any], value: Any) -> Any:
     kind = node.get("type")
-    if kind == "object":
-        properties = node.get("properties")
-        if not isinstance(properties, dict) or not properties:
-            return json.dumps(value)
-        if not isinstance(value, dict):
-            return None
-        return {k: arrow_value(v, value.get(k)) for k, v in properties.items()}
-    if kind == "array":
-        items = node.get("items")
-        if not isinstance(value, list):
-            return None
-        if isinstance(items, dict):
-            return [arrow_value(items, v) for v in value]
-        return [json.dumps(v) for v in value]
     value_type = type(value)
     if kind == "string":
         if value_type is not str:
@@ -82,6 +65,11 @@ def arrow_value(node: dict[str, Any], value: Any) -> Any:
     if kind in ("integer", "number", "boolean"):
         raise Unfit(value_type.__name__)
     return json.dumps(value)
+
+
+def arrow_value(node: dict[str, Any], value: Any) -> Any:
+    """:func:`.duck_types.to_column`'s value, or :class:`Unfit` when pyarrow might convert it differently."""
+    return convert(node, value, _arrow_leaf)
 
 
 def record_batch(columns: dict[str, dict[str, Any]], records: Sequence[dict[str, Any]]) -> pa.RecordBatch:

@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 #: DuckDB's spelling of a column type, for DDL.
@@ -65,8 +66,12 @@ def as_date(value: Any) -> Any:
         return None
 
 
-def to_column(node: dict[str, Any], value: Any) -> Any:
-    """A record value as the Python value DuckDB binds to :func:`sql_type` (structs get every field)."""
+Leaf = Callable[[dict[str, Any], Any], Any]
+
+
+def convert(node: dict[str, Any], value: Any, leaf: Leaf) -> Any:
+    """A record value shaped for the column of ``node``: structs get every field, lists their items, an object
+    without declared fields and an untyped array's items become JSON text; ``leaf`` converts the scalars."""
     if value is None:
         return None
     kind = node.get("type")
@@ -76,12 +81,17 @@ def to_column(node: dict[str, Any], value: Any) -> Any:
             return json.dumps(value)
         if not isinstance(value, dict):
             return None
-        return {k: to_column(v, value.get(k)) for k, v in properties.items()}
+        return {k: convert(v, value.get(k), leaf) for k, v in properties.items()}
     if kind == "array":
         items = node.get("items")
         if not isinstance(value, list):
             return None
-        return [to_column(items, v) if isinstance(items, dict) else json.dumps(v) for v in value]
+        return [convert(items, v, leaf) if isinstance(items, dict) else json.dumps(v) for v in value]
+    return leaf(node, value)
+
+
+def _column_leaf(node: dict[str, Any], value: Any) -> Any:
+    kind = node.get("type")
     if kind == "string" and node.get("format") == "date-time":
         return as_timestamp(value)
     if kind == "string" and node.get("format") == "date":
@@ -89,6 +99,11 @@ def to_column(node: dict[str, Any], value: Any) -> Any:
     if kind in ("integer", "number", "boolean", "string"):
         return value
     return json.dumps(value)
+
+
+def to_column(node: dict[str, Any], value: Any) -> Any:
+    """A record value as the Python value DuckDB binds to :func:`sql_type` (structs get every field)."""
+    return convert(node, value, _column_leaf)
 
 
 def to_record_value(value: Any) -> Any:
