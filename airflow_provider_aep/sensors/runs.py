@@ -279,7 +279,17 @@ class AEPFlowRunSensor(BaseSensorOperator):
             raise AirflowException(
                 f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is unknown"
             )
-        datasets = self.hook.flow_service.flow_target_datasets(flow_id)
+        from airflow_provider_aep.client.errors import AEPNotFoundError
+
+        try:
+            datasets = self.hook.flow_service.flow_target_datasets(flow_id)
+        except AEPNotFoundError:
+            if getattr(self, "_alias_required", True):
+                raise
+            # the default alias: the run ended well, and its flow (or a target connection) was deleted since, e.g.
+            # by a concurrent DAG run's teardown; announcing nothing beats failing a successful ingestion
+            self.log.warning("Flow %s or its target is gone: no asset event for AEP run %s", flow_id, summary["id"])
+            return {}
         found = {target: dataset for target, dataset in datasets.items() if dataset}
         if not found and not getattr(self, "_alias_required", True):
             # the default alias: a flow writing no dataset (another kind of target) simply has nothing to announce

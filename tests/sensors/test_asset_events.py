@@ -287,3 +287,20 @@ def test_default_alias_without_a_dataset_target_only_warns(aep_http, context, ev
     op = sensor()
     assert op.poke(context).xcom_value["id"] == "run-1"
     assert alias_events(events, op.asset_alias) == []
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_flow_deleted_after_its_run_fails_only_a_named_alias(aep_http, context, events, named):
+    """The run succeeded, then its flow was deleted (a concurrent DAG run's teardown): the default alias announces
+    nothing and the task succeeds; a named alias, which the user asked to resolve, fails."""
+    stub_run(aep_http, run_doc())
+    aep_http.add(
+        responses.GET, f"{FS}/flows/flow-1", status=404, json={"code": "FLOW-1439-404", "message": "not found"}
+    )
+    op = sensor(asset_alias=ALIAS) if named else sensor()
+    if named:
+        with pytest.raises(Exception, match="404"):
+            op.poke(context)
+        return
+    assert op.poke(context).xcom_value["id"] == "run-1"
+    assert alias_events(events, op.asset_alias) == []
