@@ -519,6 +519,19 @@ class AirflowClient:
             for path in self.task_log_files(dag_id, run_id, task_id, map_index)
         )
 
+    def failure_report(self, dag_id: str, run_id: str, lines: int = 25) -> str:
+        """The failed task instances of a DAG run with the last ``lines`` lines of each one's logs: what an
+        assertion on a run's state shows, since a CI log is all there is to read afterwards."""
+        report = []
+        for ti in self.task_instances(dag_id, run_id):
+            if ti["state"] not in ("failed", "upstream_failed"):
+                continue
+            report.append(f"--- {ti['task_id']}[{ti['map_index']}] {ti['state']}")
+            if ti["state"] == "failed" and self.home is not None:
+                text = self.read_task_log(dag_id, run_id, ti["task_id"], ti["map_index"])
+                report.extend(text.splitlines()[-lines:])
+        return "\n".join(report) or f"{run_id}: no failed task"
+
     def all_log_files(self) -> list[Path]:
         """Every file under ``AIRFLOW_HOME/logs`` (task, trigger, scheduler and dag-processor logs)."""
         if self.home is None:
