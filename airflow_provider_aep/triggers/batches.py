@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client.batches import batch_summary, batch_verdict
 from airflow_provider_aep.client.models import FAILED_RECORDS_POLICIES, FailedRecordsPolicy
-from airflow_provider_aep.triggers.polling import AEPPollingTrigger
-from airflow_provider_aep.triggers.runs import serialized
+from airflow_provider_aep.triggers.polling import AEPPollingTrigger, serialized
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient

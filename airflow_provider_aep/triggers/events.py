@@ -58,7 +58,7 @@ from airflow_provider_aep.assets import normalize_dataset_id, run_event_extra
 from airflow_provider_aep.client.errors import Redactor
 from airflow_provider_aep.client.http import property_filter
 from airflow_provider_aep.client.models import FlowRun
-from airflow_provider_aep.triggers.runs import serialized
+from airflow_provider_aep.triggers.polling import serialized
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient

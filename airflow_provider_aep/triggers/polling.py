@@ -1,6 +1,6 @@
-"""``AEPPollingTrigger``: the shared loop of the triggers that wait for one AEP job to end (a batch, a query, a
-scheduled query's run): poll on a fixed grid until the job ends, the deadline passes or something fails, and
-yield exactly one event.
+"""``AEPPollingTrigger``: the shared loop of the triggers that wait for one AEP job to end (a dataflow run, a
+batch, a query, a scheduled query's run): poll on a fixed grid until the job ends, the deadline passes or
+something fails, and yield exactly one event.
 
 Subclasses say what one poll reads and what it concludes (:meth:`~AEPPollingTrigger.check`). They carry only
 JSON-safe arguments (the connection id, never a token), so a triggerer restart simply polls again, and they
@@ -10,18 +10,42 @@ cancel nothing in AEP on ``cleanup()``, which also runs on triggerer restarts.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_aep.client.errors import Redactor
-from airflow_provider_aep.triggers.runs import next_poll_at
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient
+
+EventStatus = Literal["success", "failed", "timeout", "error"]
+
+
+def next_poll_at(previous: float, interval: float, now: float) -> float:
+    """The next tick of a fixed ``interval`` grid after the poll due at ``previous`` (monotonic seconds).
+
+    Polls keep to the grid instead of sleeping ``interval`` after each answer, so a slow answer does not
+    push every later poll back (with 0.4 s answers a 2 s interval became a 2.4 s period: 0.82 of the polls
+    due). A poll whose answer came after the next tick skips the missed ticks rather than firing them
+    back to back: never more than one poll per interval, however slow AEP is. (The trigger makes its
+    first interval 0.5-1x long at random, so waits that start together do not poll in lockstep.)
+    """
+    following = previous + interval
+    if following < now and interval > 0:
+        following += math.ceil((now - following) / interval) * interval
+    return following
+
+
+def serialized(trigger: BaseTrigger, *arguments: str) -> tuple[str, dict[str, Any]]:
+    """What a trigger's ``serialize()`` returns: its class path and the named constructor ``arguments``, read
+    from its attributes of the same names, from which the triggerer builds it again."""
+    cls = type(trigger)
+    return f"{cls.__module__}.{cls.__qualname__}", {name: getattr(trigger, name) for name in arguments}
 
 
 class AEPPollingTrigger(BaseTrigger):
@@ -35,6 +59,10 @@ class AEPPollingTrigger(BaseTrigger):
     :param poll_interval: seconds between polls.
     :param deadline: when to give up with a ``timeout`` event (epoch seconds); None waits forever.
     """
+
+    end_line = "AEP wait ended: %s"
+    """The trigger log's last line (``%s``: the event's message); a subclass keeps the wording its users'
+    log searches already look for."""
 
     def __init__(self, *, aep_conn_id: str, poll_interval: float = 30.0, deadline: float | None = None) -> None:
         super().__init__()
@@ -50,13 +78,13 @@ class AEPPollingTrigger(BaseTrigger):
         """What is waited for, for the timeout message (``batch 01H...``)."""
         raise NotImplementedError
 
-    def event(self, status: str, message: str) -> dict[str, Any]:
+    def event(self, status: EventStatus, message: str) -> dict[str, Any]:
         """A ``timeout`` or ``error`` event, with whatever the subclass last saw of the job."""
         return {"status": status, "message": message}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         payload = await self.watch()
-        self.log.info("AEP wait ended: %s", payload["message"])
+        self.log.info(self.end_line, payload["message"])
         yield TriggerEvent(payload)
 
     async def cleanup(self) -> None:
@@ -89,6 +117,7 @@ class AEPPollingTrigger(BaseTrigger):
                     remaining = None if self.deadline is None else self.deadline - time.time()
                     if remaining is not None and remaining <= 0:
                         return self.event("timeout", f"Timed out waiting for {self.waiting_for()}")
+                    # Jitter only the first interval: waits deferred together then stay spread out on the grid.
                     step = self.poll_interval * (random.uniform(0.5, 1.0) if first_poll else 1.0)
                     next_poll, first_poll = next_poll_at(next_poll, step, time.monotonic()), False
                     delay = next_poll - time.monotonic()
@@ -99,4 +128,4 @@ class AEPPollingTrigger(BaseTrigger):
             return self.event("error", redact(f"{type(exc).__name__}: {exc}"))
 
 
-__all__ = ["AEPPollingTrigger"]
+__all__ = ["AEPPollingTrigger", "EventStatus", "next_poll_at", "serialized"]

@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_aep.client._query_records import query_phase, query_summary, run_phase, run_summary
 from airflow_provider_aep.client.config import QUERY_SERVICE_PATH
-from airflow_provider_aep.triggers.polling import AEPPollingTrigger
-from airflow_provider_aep.triggers.runs import serialized
+from airflow_provider_aep.triggers.polling import AEPPollingTrigger, serialized
 
 if TYPE_CHECKING:
     from airflow_provider_aep.client.async_flow_service import AsyncFlowServiceClient

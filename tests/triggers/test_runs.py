@@ -245,9 +245,49 @@ def test_a_finished_run_is_reported_as_ended_not_so_far(monkeypatch):
 
 
 def test_polls_keep_to_a_fixed_grid_and_skip_missed_ticks():
-    from airflow_provider_aep.triggers.runs import next_poll_at
+    from airflow_provider_aep.triggers.polling import next_poll_at
 
     assert next_poll_at(100.0, 2.0, now=100.4) == 102.0  # a 0.4 s answer does not delay the next poll
     assert next_poll_at(102.0, 2.0, now=103.9) == 104.0
     assert next_poll_at(104.0, 2.0, now=109.0) == 110.0  # answered after two ticks: they are skipped
     assert next_poll_at(5.0, 0.0, now=7.0) == 5.0  # no interval: poll again at once
+
+
+# --------------------------------------------------------------------------- the shared loop's hooks
+async def test_a_timeout_before_any_run_says_so_and_carries_no_run(aep):
+    aep.get(FS + "/runs").respond(json={"items": [], "_links": {}})
+    [event] = await events(make(run_id=None, flow_id="flow-1", deadline=time.time() - 1))
+    message = "Timed out waiting for the AEP run: no run has started"
+    assert event == {"status": "timeout", "run": None, "message": message}
+
+
+async def test_an_error_after_a_poll_carries_the_last_run_seen(aep):
+    aep.get(FS + "/runs/run-1").mock(
+        side_effect=[
+            httpx.Response(200, json={"items": [run_doc("inProgress")]}),
+            httpx.Response(404, json={"title": "Resource not found", "status": 404}),
+        ]
+    )
+    [event] = await events(make())
+    assert event["status"] == "error" and "HTTP 404" in event["message"]
+    assert (event["run"]["id"], event["run"]["status"]) == ("run-1", "inProgress")
+
+
+async def test_progress_and_the_last_line_keep_their_wording(aep):
+    from unittest import mock
+
+    aep.get(FS + "/runs/run-1").mock(
+        side_effect=[
+            httpx.Response(200, json={"items": [run_doc("inProgress")]}),
+            httpx.Response(200, json={"items": [run_doc("success")]}),
+        ]
+    )
+    trigger = make()
+    trigger._log = mock.Mock()  # the logger LoggingMixin.log hands out
+    [event] = await events(trigger)
+    lines = [call.args[0] % call.args[1:] for call in trigger._log.info.call_args_list]
+    assert [line.split(" after ")[0] for line in lines] == [
+        "AEP run run-1 is inProgress",
+        "AEP run run-1 ended success",
+        f"AEP run watch ended: {event['message']}",
+    ]
