@@ -96,4 +96,10 @@ def strip_owner(description: str | None) -> str:
     return "\n".join(lines).strip()
 
 
-__all__ = ["OWNER_PREFIX", "Owner", "owner_of", "strip_owner"]
+def description_patch(description: str) -> list[dict[str, Any]]:
+    """The JSON Patch that replaces a resource's ``description`` (how a teardown marks one it leaves in use
+    released), for whichever service's PATCH the resource has."""
+    return [{"op": "replace", "path": "/description", "value": description}]
+
+
+__all__ = ["OWNER_PREFIX", "Owner", "description_patch", "owner_of", "strip_owner"]

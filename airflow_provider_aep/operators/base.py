@@ -199,8 +199,11 @@ class AEPDeleteOperator(AEPBaseOperator):
 
     def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
         """Replace the resource's ``description`` (how a teardown releases a resource it leaves in use)."""
-        ops = [{"op": "replace", "path": "/description", "value": description}]
-        self.hook.flow_service.patch(self.collection, resource_id, ops, etag=resource.get("etag"))
+        from airflow_provider_aep.ownership import description_patch
+
+        self.hook.flow_service.patch(
+            self.collection, resource_id, description_patch(description), etag=resource.get("etag")
+        )
 
     def execute(self, context: Context) -> bool:
         from airflow_provider_aep._compat import AirflowSkipException

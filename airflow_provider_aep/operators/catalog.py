@@ -133,8 +133,9 @@ class DeleteDatasetOperator(AEPDeleteOperator):
         return self.hook.catalog.get_dataset(dataset_id_of(self, resource_id))
 
     def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
-        ops = [{"op": "replace", "path": "/description", "value": description}]
-        self.hook.catalog.patch_dataset(dataset_id_of(self, resource_id), ops)
+        from airflow_provider_aep.ownership import description_patch
+
+        self.hook.catalog.patch_dataset(dataset_id_of(self, resource_id), description_patch(description))
 
     def in_use(self, resource_id: str, resource: Mapping[str, Any]) -> str | None:
         """Target connections that write to it: Catalog, unlike Flow Service, would delete it under them."""

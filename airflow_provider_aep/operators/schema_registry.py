@@ -420,8 +420,9 @@ class _DeleteRegistryResourceOperator(AEPDeleteOperator):
         return self.hook.schema_registry.get(self.collection, resource_id)
 
     def set_description(self, resource_id: str, resource: Mapping[str, Any], description: str) -> None:
-        ops = [{"op": "replace", "path": "/description", "value": description}]
-        self.hook.schema_registry.patch(self.collection, resource_id, ops)
+        from airflow_provider_aep.ownership import description_patch
+
+        self.hook.schema_registry.patch(self.collection, resource_id, description_patch(description))
 
     def delete(self, resource_id: str) -> bool:
         return bool(self.hook.schema_registry.delete(self.collection, resource_id, missing_ok=self.missing_ok))
