@@ -12,7 +12,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -244,6 +245,70 @@ def run_worker(module: str, *args: str, env: dict[str, str], timeout: float, wha
     if proc.returncode != 0 or marker < 0:
         raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout[marker + len(RESULT_MARKER) :])
+
+
+def stream_worker(
+    module: str,
+    mode: str,
+    spec: dict[str, Any],
+    env: dict[str, str],
+    *,
+    timeout: float,
+    what: str,
+    on: dict[str, Callable[[], None]] | None = None,
+) -> dict[str, Any]:
+    """Run ``python -m <module> MODE @SPEC_FILE`` and return the JSON on its result line. ``on[name]()`` runs the
+    moment the worker prints a line ``@@name@@``, so the parent can act mid-run (read the emulator's counters, start
+    its clock, release a hold). ``timeout`` is a hang guard from the start; a failed worker raises with the tail of
+    its stderr."""
+    handlers = on or {}
+    # The spec goes in a file: 10,000 ids do not fit in an argument list. Stderr goes to a file too: read only at
+    # the end, a pipe could fill up and block the worker.
+    with tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
+        json.dump(spec, spec_file)
+        spec_file.flush()
+        proc = subprocess.Popen(
+            [python(), "-m", module, mode, "@" + spec_file.name],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        assert proc.stdout is not None
+        result = None
+        deadline = time.monotonic() + timeout
+        try:
+            for line in proc.stdout:
+                if line.startswith(RESULT_MARKER):
+                    result = json.loads(line[len(RESULT_MARKER) :])
+                elif line.startswith("@@") and (name := line.strip().strip("@")) in handlers:
+                    handlers[name]()
+            proc.wait(max(1.0, deadline - time.monotonic()))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0 or result is None:
+            err.seek(0)
+            raise RuntimeError(f"{what} failed ({proc.returncode}):\n{err.read()[-4000:]}")
+        return result
+
+
+def emulator_mark(emu: Any) -> dict[str, float]:
+    """The emulator's counters now (requests served, IMS tokens issued), the CPU seconds of its own process (user +
+    system; 0.0 for a handle without one) and this process's ``perf_counter``: two marks bound a window."""
+    import psutil
+
+    stats = emu.control.stats()
+    process = getattr(emu, "process", None)
+    times = psutil.Process(process.pid).cpu_times() if process is not None else None
+    return {
+        "requests": stats["requests"],
+        "tokens": stats["tokens_issued"],
+        "cpu": times.user + times.system if times is not None else 0.0,
+        "t": time.perf_counter(),
+    }
 
 
 def run_dag_worker(

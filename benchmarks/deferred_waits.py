@@ -22,25 +22,23 @@ Polls per second come from the emulator's request counter; the ideal rate is N /
 
 from __future__ import annotations
 
-import json
-import subprocess
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import (
-    REPO,
     BenchResult,
     Row,
     aep_conn,
     bench_env,
+    emulator_mark,
     fmt_kib,
     fmt_mib,
     hubspot_conn,
     make_airflow_home,
-    python,
     settings_for,
+    stream_worker,
 )
 from benchmarks.emulator_support import emulator_process
 
@@ -50,46 +48,11 @@ POKE_CAP = 1000
 """Poke mode runs at most this many threads (its figures are per wait; 10,000 threads measure nothing more)."""
 
 
-def _emulator_cpu(emu: Any) -> float:
-    """CPU seconds the emulator process has used (its own process: user + system)."""
-    import psutil
-
-    process = getattr(emu, "process", None)
-    if process is None:
-        return 0.0
-    times = psutil.Process(process.pid).cpu_times()
-    return times.user + times.system
-
-
-def _worker(mode: str, spec: dict[str, Any], env: dict[str, str], on_start=None, timeout: float = 900) -> dict:
-    with tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
-        json.dump(spec, spec_file)
-        spec_file.flush()
-        proc = subprocess.Popen(
-            [python(), "-m", "benchmarks._wait_worker", mode, "@" + spec_file.name],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-        assert proc.stdout is not None
-        result = None
-        try:
-            for line in proc.stdout:
-                if line.startswith("@@START@@") and on_start is not None:
-                    on_start()
-                elif line.startswith("@@RESULT@@"):
-                    result = json.loads(line[len("@@RESULT@@") :])
-            proc.wait(timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if proc.returncode != 0 or result is None:
-            err.seek(0)
-            raise RuntimeError(f"wait worker ({mode}) failed ({proc.returncode}):\n{err.read()[-4000:]}")
-        return result
+def _worker(
+    mode: str, spec: dict[str, Any], env: dict[str, str], on: dict[str, Callable[[], None]] | None = None
+) -> dict[str, Any]:
+    """Run ``benchmarks._wait_worker MODE``; ``on["START"]`` is called when its measured waits begin."""
+    return stream_worker("benchmarks._wait_worker", mode, spec, env, timeout=900, what=f"wait worker ({mode})", on=on)
 
 
 class ClockDriver(threading.Thread):
@@ -132,26 +95,24 @@ def _create_runs(emu: Any, flow_id: str, n: int, durations: list[float]) -> list
 
 
 def _measure(mode: str, emu: Any, env: dict[str, str], spec: dict[str, Any], speed: float) -> dict[str, Any]:
-    stats_at_start: dict[str, Any] = {}
+    marks: dict[str, dict[str, float]] = {}
     driver = ClockDriver(emu.control, speed)
 
     def on_start() -> None:
-        stats_at_start.update(emu.control.stats())
-        stats_at_start["cpu"] = _emulator_cpu(emu)
-        stats_at_start["t"] = time.perf_counter()
+        marks["start"] = emulator_mark(emu)
         driver.start()
 
-    before = emu.control.stats()
+    before = emulator_mark(emu)
     try:
-        out = _worker(mode, spec, env, on_start=on_start)
+        out = _worker(mode, spec, env, on={"START": on_start})
     finally:
         driver.stop.set()
-    cpu_after, t_after = _emulator_cpu(emu), time.perf_counter()
-    after = emu.control.stats()
-    out["polls"] = after["requests"] - stats_at_start.get("requests", before["requests"])
-    out["tokens"] = after["tokens_issued"] - before["tokens_issued"]
-    window = t_after - stats_at_start.get("t", t_after)
-    out["emulator_cpu"] = cpu_after - stats_at_start.get("cpu", cpu_after)
+    after = emulator_mark(emu)
+    start = marks.get("start", {**after, "requests": before["requests"]})  # no START: every request, no window
+    out["polls"] = after["requests"] - start["requests"]
+    out["tokens"] = after["tokens"] - before["tokens"]
+    window = after["t"] - start["t"]
+    out["emulator_cpu"] = after["cpu"] - start["cpu"]
     out["emulator_busy"] = out["emulator_cpu"] / window if window > 0 else 0.0  # 1.0 = one core, all the time
     return out
 

@@ -20,28 +20,25 @@ released and every trigger must yield one ``success`` event (bounded by ``releas
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import (
     ORG_ID,
-    REPO,
     BenchResult,
     Row,
     aep_conn,
     bench_env,
+    emulator_mark,
     fmt_kib,
     fmt_spread_ms,
     make_airflow_home,
-    python,
     ratio,
     settings_for,
+    stream_worker,
     summary,
 )
-from benchmarks.deferred_waits import _emulator_cpu
 from benchmarks.emulator_support import IMS_TOKEN, emulator_process, fetch_token
 
 TIME_TARGET = 1.05
@@ -61,35 +58,9 @@ def _worker(
     on: dict[str, Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
     """Run ``benchmarks._query_worker MODE``; ``on[name]`` is called when the worker prints ``@@name@@``."""
-    with tempfile.TemporaryFile("w+") as err, tempfile.NamedTemporaryFile("w", suffix=".json") as spec_file:
-        json.dump(spec, spec_file)
-        spec_file.flush()
-        proc = subprocess.Popen(
-            [python(), "-m", "benchmarks._query_worker", mode, "@" + spec_file.name],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-        assert proc.stdout is not None
-        result = None
-        deadline = time.monotonic() + timeout
-        try:
-            for line in proc.stdout:
-                if line.startswith("@@RESULT@@"):
-                    result = json.loads(line[len("@@RESULT@@") :])
-                elif line.startswith("@@") and on and line.strip().strip("@") in on:
-                    on[line.strip().strip("@")]()
-            proc.wait(max(1.0, deadline - time.monotonic()))
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        if proc.returncode != 0 or result is None:
-            err.seek(0)
-            raise RuntimeError(f"query worker ({mode}) failed ({proc.returncode}):\n{err.read()[-4000:]}")
-        return result
+    return stream_worker(
+        "benchmarks._query_worker", mode, spec, env, timeout=timeout, what=f"query worker ({mode})", on=on
+    )
 
 
 def _land_rows(emu: Any, token: str, rows: int) -> float:
@@ -169,8 +140,7 @@ def _waits(n: int, poll_interval: float, window: float, release_timeout: float) 
         submit_seconds = time.perf_counter() - submit_started
 
         def mark(name: str) -> None:
-            stats = emu.control.stats()
-            marks[name] = {"requests": stats["requests"], "tokens": stats["tokens_issued"], "cpu": _emulator_cpu(emu)}
+            marks[name] = emulator_mark(emu)
 
         def release() -> None:
             mark("window")

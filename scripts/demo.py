@@ -199,6 +199,23 @@ def run_twice(dag_id: str, source: str, home: Path, log: Path, *, query: bool = 
     return not (failed or new)
 
 
+def finish(ok: bool, home: Path, log: Path, *, keep_home: bool) -> int:
+    """Every demo's end and exit code: a failed demo prints the tail of ``log`` and keeps ``home`` to inspect; a
+    good one removes ``home`` unless ``keep_home`` or ``AEP_DEMO_KEEP_HOME=1``."""
+    if not ok:
+        print(f"\nDemo FAILED; the last lines of {log}:")
+        print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "(no log)")
+        print(f"Airflow home kept for inspection: {home}")
+        return 1
+    if keep_home or os.environ.get("AEP_DEMO_KEEP_HOME") == "1":
+        print(f"\nAirflow home kept: {home} (metadata DB airflow.db, task logs in logs/, {log.name})")
+    else:
+        shutil.rmtree(home, ignore_errors=True)
+        print(f"\nAirflow home {home} removed (--keep-home keeps it)")
+    print("Demo OK")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run an onboarding DAG end to end against the AEP emulator.")
     parser.add_argument("--source", choices=sorted(DAG_IDS), default=os.environ.get("SOURCE") or "hubspot")
@@ -215,18 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(tempfile.mkdtemp(prefix="aep-demo-"))
     log = home / "demo.log"
     ok = run_twice(DAG_IDS[args.source], args.source, home, log, query=args.query and args.source == "hubspot")
-    if not ok:
-        print(f"\nDemo FAILED; the last lines of {log}:")
-        print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "(no log)")
-        print(f"Airflow home kept for inspection: {home}")
-        return 1
-    if args.keep_home or os.environ.get("AEP_DEMO_KEEP_HOME") == "1":
-        print(f"\nAirflow home kept: {home} (metadata DB airflow.db, task logs in logs/, {log.name})")
-    else:
-        shutil.rmtree(home, ignore_errors=True)
-        print(f"\nAirflow home {home} removed (--keep-home keeps it)")
-    print("Demo OK")
-    return 0
+    return finish(ok, home, log, keep_home=args.keep_home)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@
 Starts the emulator, runs ``airflow dags test aep_batch_ingestion`` twice on a throwaway SQLite AIRFLOW_HOME,
 and prints for each run the batch id, its status and counts (read back from the emulator), then what the
 second run created: a second batch, and no second field group, schema or dataset. Exits non-zero if a run
-did not succeed or the second run made anything but a batch.
+did not succeed or the second run made anything but a batch. The home is removed or kept as by ``scripts/demo.py``
+(``--keep-home``, ``AEP_DEMO_KEEP_HOME=1``, or a failure keeps it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 from contextlib import closing
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aep_emulator import EmulatorConfig, run_emulator
-from demo import airflow_env
+from demo import airflow_env, finish, run
 
 DAG_ID = "aep_batch_ingestion"
 TARGET_SIDE = ("fieldgroups", "schemas", "dataSets")
@@ -51,20 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     with run_emulator(EmulatorConfig(batch_processing_delay=1.0)) as emu:
         print(f"AEP emulator on {emu.url}; Airflow home {home}")
         env = {**airflow_env(home, emu.url), "AEP_BATCH_POKE_INTERVAL": "1", "AEP_BATCH_EXPORT_DIR": str(home)}
-        with log.open("a") as out:
-            subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, stdout=out, stderr=out)
+        run([sys.executable, "-m", "airflow", "db", "migrate"], env, log)
         counts = []
         for name in ("first", "second"):
             print(f"\nRunning `airflow dags test {DAG_ID}` ({name} run; log: {log}) ...")
             conf = json.dumps({"records": args.records})
-            with log.open("a") as out:
-                code = subprocess.run(
-                    [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, "--conf", conf],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                ).returncode
+            code = run([sys.executable, "-m", "airflow", "dags", "test", DAG_ID, "--conf", conf], env, log)
             state, summary = ingest_summary(home)
             print(f"DAG run {DAG_ID}: {state}")
             if summary:
@@ -84,17 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{made[kind]} new {kind}" for kind in TARGET_SIDE)
     )
     ok = ok and made["batches"] == 1 and not any(made[kind] for kind in TARGET_SIDE)
-    if not ok:
-        print(f"\nDemo FAILED; the last lines of {log}:")
-        print("\n".join(log.read_text().splitlines()[-40:]) if log.exists() else "(no log)")
-        print(f"Airflow home kept for inspection: {home}")
-        return 1
-    if args.keep_home or os.environ.get("AEP_DEMO_KEEP_HOME") == "1":
-        print(f"\nAirflow home kept: {home}")
-    else:
-        shutil.rmtree(home, ignore_errors=True)
-    print("Demo OK")
-    return 0
+    return finish(ok, home, log, keep_home=args.keep_home)
 
 
 if __name__ == "__main__":
