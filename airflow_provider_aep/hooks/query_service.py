@@ -13,7 +13,8 @@ is ``prefer``. The token is registered with Airflow's secret masker and removed 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,8 @@ DEFAULT_SCHEMA = "public"
 
 class AEPQueryServiceHook(PostgresHook):
     """Query Service over PostgreSQL (the PostgreSQL provider's driver: psycopg 3 where installed, else psycopg2),
-    for ``SQLExecuteQueryOperator``, the ``SQL*CheckOperator``\\ s and ``get_records``/``get_first``/``get_df``.
+    for ``SQLExecuteQueryOperator``, the ``SQL*CheckOperator``\\ s and ``get_records``/``get_first``/``get_df``;
+    :meth:`iter_records` streams a large result.
 
     :param aep_query_conn_id: the ``aep_query_service`` connection (default ``aep_query_service_default``).
     :param database: overrides the connection's database (``<sandbox>:all``, or ``<sandbox>:<table>``).
@@ -105,6 +107,33 @@ class AEPQueryServiceHook(PostgresHook):
             text = self._redact(str(err)).replace(str(arguments["password"]), "***")
             raise type(err)(text) if type(err).__module__.startswith("psycopg") else RuntimeError(text) from None
         return self.conn
+
+    # ------------------------------------------------------------------ rows as a stream
+    def iter_records(
+        self, sql: str, parameters: Iterable[Any] | Mapping[str, Any] | None = None, *, batch_size: int = 10_000
+    ) -> Iterator[Any]:
+        """The rows of one query as they arrive, ``batch_size`` at a time, from a server-side cursor (``DECLARE``
+        then ``FETCH FORWARD``): the worker holds one batch, where ``get_records`` and ``get_df`` hold the whole
+        result. The query runs on a connection of its own, closed when the rows run out or the loop stops early.
+        Query Service still returns at most 50,000 rows to a PostgreSQL client unless the query says ``LIMIT 0``.
+
+        :param sql: one query that returns rows.
+        :param parameters: its driver parameters (``%s`` / ``%(name)s``).
+        :param batch_size: rows per ``FETCH`` (at least 1).
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of rows, at least 1, got {batch_size!r}")
+        return self._fetch_in_batches(sql, parameters, batch_size)  # checked above, at the call, not at first row
+
+    def _fetch_in_batches(self, sql: str, parameters: Any, batch_size: int) -> Iterator[Any]:
+        conn = self.get_conn()
+        try:
+            with conn.cursor(name=f"aep_rows_{uuid.uuid4().hex[:12]}") as cursor:
+                cursor.itersize = batch_size  # psycopg2 and psycopg 3 both FETCH this many rows per round trip
+                cursor.execute(sql, parameters)
+                yield from cursor
+        finally:
+            conn.close()  # a read-only transaction: closing it ends it and the cursor with it
 
     @property
     def sqlalchemy_url(self) -> URL:

@@ -3,6 +3,8 @@ PostgresHook uses) and psycopg 3 (extended protocol), against records landed by 
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import psycopg
 import psycopg2
 import pytest
@@ -82,6 +84,77 @@ def test_a_100000_row_select_streams(emu, token):
     with psycopg2.connect(**pg_params(emu, token)) as conn, conn.cursor() as cur:
         cur.execute("SELECT i FROM range(100000) t(i)")
         assert len(cur.fetchmany(100_000)) == 100_000 and cur.rowcount == 100_000
+
+
+def test_psycopg2_named_cursors_fetch_in_pieces_while_the_session_goes_on(emu, token):
+    with psycopg2.connect(**pg_params(emu, token)) as conn:
+        named = conn.cursor(name="big rows")  # DECLARE "big rows" CURSOR WITHOUT HOLD FOR ...; FETCH FORWARD n
+        named.itersize = 10_000
+        named.execute("SELECT i FROM range(%s) t(i) ORDER BY i", (100_000,))
+        seen = 0
+        with conn.cursor() as other:
+            for (value,) in named:
+                assert value == seen
+                seen += 1
+                if seen == 50_000:  # another statement of the same session does not end the open cursor
+                    other.execute("SELECT count(*) FROM range(7)")
+                    assert other.fetchone() == (7,)
+        assert seen == 100_000 and [d[0] for d in named.description] == ["i"]
+        named.close()
+    fetches = [
+        q["rowCount"]
+        for q in QueryClient(emu.url, token)
+        .get("/queries", params={"excludeHidden": "false", "limit": 100})
+        .json()["queries"]
+        if q["effectiveSQL"].startswith('FETCH FORWARD 10000 FROM "big rows"')
+    ]
+    assert sorted(fetches, reverse=True) == [10_000] * 10 + [0]  # pulled 10,000 rows at a time, never all at once
+
+
+def test_psycopg3_server_side_cursors(emu, token):
+    with psycopg.connect(**pg_params(emu, token)) as conn:
+        with conn.cursor(name="pieces") as cur:  # DECLARE, then Describe of the cursor's portal, then FETCH
+            cur.execute("SELECT i, i * 2 AS twice FROM range(%s) t(i) ORDER BY i", (25,))
+            assert [c.name for c in cur.description] == ["i", "twice"]
+            assert cur.fetchmany(10) == [(i, 2 * i) for i in range(10)]
+            assert cur.fetchone() == (10, 20)
+            assert len(cur.fetchall()) == 14
+        conn.commit()
+
+
+def test_cursor_commands_as_postgresql_answers_them(emu, token):
+    # not `with conn`: psycopg2 2.9 opens a transaction there even in autocommit
+    with closing(psycopg2.connect(**pg_params(emu, token))) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        with pytest.raises(psycopg2.Error) as outside:
+            cur.execute("DECLARE c CURSOR FOR SELECT 1")
+        assert outside.value.pgcode == "25P01"  # WITHOUT HOLD needs a transaction
+        cur.execute("DECLARE kept CURSOR WITH HOLD FOR SELECT i FROM range(10) t(i) ORDER BY i")
+        cur.execute("BEGIN; DECLARE c NO SCROLL CURSOR FOR SELECT i FROM range(10) t(i) ORDER BY i")
+        cur.execute("MOVE FORWARD 3 IN c")
+        assert cur.statusmessage == "MOVE 3"
+        cur.execute("FETCH 2 FROM c")
+        assert cur.fetchall() == [(3,), (4,)] and cur.statusmessage == "FETCH 2"
+        cur.execute("FETCH NEXT FROM c")
+        assert cur.fetchall() == [(5,)]
+        cur.execute("FETCH ALL FROM c")
+        assert cur.fetchall() == [(6,), (7,), (8,), (9,)]
+        with pytest.raises(psycopg2.Error) as twice:
+            cur.execute("DECLARE c CURSOR FOR SELECT 2")
+        assert twice.value.pgcode == "42P03"
+        cur.execute("ROLLBACK")
+        with pytest.raises(psycopg2.Error) as ended:  # a transaction's end closes its cursors...
+            cur.execute("FETCH c")
+        assert ended.value.pgcode == "34000"
+        cur.execute("FETCH FORWARD 2 FROM kept")  # ...but not one declared WITH HOLD
+        assert cur.fetchall() == [(0,), (1,)]
+        cur.execute("CLOSE ALL")
+        with pytest.raises(psycopg2.Error) as closed:
+            cur.execute("CLOSE kept")
+        assert closed.value.pgcode == "34000"
+        with pytest.raises(psycopg2.Error) as not_a_query:
+            cur.execute("BEGIN; DECLARE w CURSOR FOR DROP TABLE anything")
+        assert not_a_query.value.pgcode == "42601"
 
 
 def test_several_statements_in_one_simple_query_and_ctas_over_the_wire(emu, token):

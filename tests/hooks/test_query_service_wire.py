@@ -8,6 +8,8 @@ import json
 
 import psycopg2
 import pytest
+from aep_emulator.testing import CLIENT_ID
+from aep_emulator.testing_query import QueryClient
 
 from airflow_provider_aep.hooks.query_service import AEPQueryServiceHook
 from tests.conftest import ORG_ID
@@ -56,6 +58,25 @@ def test_get_records_and_get_first_over_the_wire(wire):
     ]
     assert hook.get_first("SELECT COUNT(*) FROM wire_contacts WHERE company = %s", parameters=("Acme",)) == (2,)
     assert hook.test_connection()[0] is True
+
+
+def test_iter_records_streams_through_a_server_side_cursor(wire):
+    hook = AEPQueryServiceHook()
+    rows = hook.iter_records("SELECT i FROM range(%s) t(i) ORDER BY i", (25_000,), batch_size=10_000)
+    assert sum(1 for _ in rows) == 25_000
+    listed = QueryClient(wire.url, wire.control.issue_token(CLIENT_ID), org=ORG_ID).get(
+        "/queries", params={"excludeHidden": "false", "limit": 50}
+    )
+    assert listed.ok, listed.text
+    fetched = [q["rowCount"] for q in listed.json()["queries"] if q["effectiveSQL"].startswith("FETCH FORWARD 10000")]
+    # three batches (psycopg2 also fetches the empty end; psycopg 3 stops at a short batch)
+    assert sorted(filter(None, fetched), reverse=True) == [10_000, 10_000, 5_000]
+    first_two = hook.iter_records("SELECT i FROM range(100) t(i) ORDER BY i", batch_size=10)
+    assert [next(first_two), next(first_two)] == [(0,), (1,)]
+    first_two.close()  # stopping early closes the cursor's connection: the next one is a new session
+    assert hook.get_first("SELECT 1") == (1,)
+    with pytest.raises(ValueError, match="batch_size"):
+        hook.iter_records("SELECT 1", batch_size=0)
 
 
 def test_a_token_that_expires_between_two_connections_is_replaced(wire):

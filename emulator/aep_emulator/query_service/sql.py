@@ -17,6 +17,17 @@ _CTAS = re.compile(
 )
 _ITAS = re.compile(rf"^\s*INSERT\s+INTO\s+(?P<name>{_IDENT})\s+(?P<select>(?:\(|SELECT|WITH|VALUES).*)$", re.I | re.S)
 _DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<ie>IF\s+EXISTS\s+)?(?P<name>{_IDENT})\s*$", re.IGNORECASE)
+_CURSOR = r'(?P<name>"[^"]+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_DECLARE = re.compile(
+    rf"^\s*DECLARE\s+{_CURSOR}\s+(?:BINARY\s+)?(?:INSENSITIVE\s+)?(?:(?:NO\s+)?SCROLL\s+)?CURSOR\s+"
+    r"(?:(?P<hold>WITH|WITHOUT)\s+HOLD\s+)?FOR\s+(?P<select>.+)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_FETCH = re.compile(
+    rf"^\s*(?:FETCH|MOVE)\s+(?:(?P<direction>NEXT|ALL|FORWARD(?:\s+(?:ALL|\d+))?|\d+)\s+)?(?:(?:FROM|IN)\s+)?{_CURSOR}$",
+    re.IGNORECASE,
+)
+_CLOSE = re.compile(rf"^\s*CLOSE\s+(?:(?P<all>ALL)|{_CURSOR})$", re.IGNORECASE)
 _LIMIT = re.compile(r"\bLIMIT\s+(\d+)", re.IGNORECASE)
 _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _OPTION = re.compile(r"(\w+)\s*=\s*'([^']*)'")
@@ -44,7 +55,9 @@ class SqlError(Exception):
 @dataclass
 class Statement:
     """One classified statement: ``kind`` is ``read``, ``ctas``, ``itas``, ``drop``, ``show_tables``,
-    ``session``, ``view`` or ``unsupported``; ``table``/``select`` for the writes."""
+    ``session``, ``view``, ``declare``, ``fetch`` (FETCH and MOVE), ``close`` or ``unsupported``;
+    ``table``/``select`` for the writes, the cursor's name and query for the cursor commands (``table`` is
+    empty for ``CLOSE ALL``), ``rows`` for FETCH/MOVE (None: ALL) and ``hold`` for ``DECLARE ... WITH HOLD``."""
 
     text: str
     kind: str
@@ -53,6 +66,8 @@ class Statement:
     select: str = ""
     if_exists: bool = False
     schema_title: str | None = None
+    rows: int | None = 1
+    hold: bool = False
 
     @property
     def hidden(self) -> bool:
@@ -137,6 +152,9 @@ def classify(text: str) -> Statement:
     match = _DROP.match(body)
     if match:
         return Statement(text, "drop", word, table=unquote(match.group("name")), if_exists=bool(match.group("ie")))
+    cursor = _cursor_command(text, body.rstrip(";").strip(), word)
+    if cursor is not None:
+        return cursor
     if re.fullmatch(r"SHOW\s+TABLES", body, re.IGNORECASE):
         return Statement(text, "show_tables", word)
     if word in SESSION:
@@ -146,6 +164,23 @@ def classify(text: str) -> Statement:
     if re.match(r"(CREATE\s+(OR\s+REPLACE\s+)?(TEMP\w*\s+)?VIEW|DROP\s+VIEW)\b", body, re.IGNORECASE):
         return Statement(text, "view", word)
     return Statement(text, "unsupported", word)
+
+
+def _cursor_command(text: str, body: str, word: str) -> Statement | None:
+    """DECLARE / FETCH / MOVE / CLOSE, the commands a driver's server-side cursor sends (forward-only)."""
+    if word == "DECLARE" and (match := _DECLARE.match(body)):
+        hold = (match.group("hold") or "").upper() == "WITH"
+        return Statement(
+            text, "declare", word, table=unquote(match.group("name")), select=_unwrap(match.group("select")), hold=hold
+        )
+    if word in ("FETCH", "MOVE") and (match := _FETCH.match(body)):
+        direction = (match.group("direction") or "NEXT").upper().split()
+        count = direction[-1]
+        rows = None if count == "ALL" else int(count) if count.isdigit() else 1
+        return Statement(text, "fetch", word, table=unquote(match.group("name")), rows=rows)
+    if word == "CLOSE" and (match := _CLOSE.match(body)):
+        return Statement(text, "close", word, table="" if match.group("all") else unquote(match.group("name")))
+    return None
 
 
 def _unwrap(select: str) -> str:

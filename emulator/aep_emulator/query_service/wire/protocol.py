@@ -220,6 +220,8 @@ def command_tag(word: str, rows: int) -> str:
         return f"SELECT {rows}" if word != "SHOW" else "SHOW"
     if word == "INSERT":
         return f"INSERT 0 {rows}"
+    if word == "FETCH":
+        return f"FETCH {rows}"
     if word in ("START", "BEGIN"):
         return "BEGIN"
     if word in ("END", "COMMIT"):

@@ -156,6 +156,8 @@ class Connection:
         except (Disconnect, ConnectionError, ssl.SSLError, OSError):
             return
         finally:
+            if self.session is not None:
+                self.session.close_cursors(keep_held=False)
             with contextlib.suppress(OSError):
                 self.sock.close()
 
@@ -239,7 +241,7 @@ class Connection:
                     portal.sent = total
                 self.send(protocol.message(b"s"))
                 return
-            tag = protocol.command_tag(result.word, total) if result.tag in ("SELECT", "SHOW") else result.tag
+            tag = protocol.command_tag(result.word, total) if result.tag in ("SELECT", "SHOW", "FETCH") else result.tag
             self.session.record(statement.text, statement, total, None)
             self.send(protocol.command_complete(tag))
             return
@@ -291,6 +293,8 @@ class Connection:
                 raise SqlError("26000", f'prepared statement "{name}" does not exist')
             self.send(protocol.parameter_description([o or protocol.TEXT_OID for o in prepared.oids]))
             columns = describe(self.session, prepared.statement, prepared.count)
+        elif name not in self.portals and name in self.session.cursors:
+            columns = self.session.cursors[name].columns  # a declared cursor is a portal too (psycopg 3 asks)
         else:
             portal = self._portal(name)
             if portal.result is None:

@@ -1,10 +1,14 @@
 """What one statement sent over the PostgreSQL endpoint does: a read streams rows from DuckDB, a write (CTAS,
 ITAS, DROP) goes to Catalog like a REST query, ``SHOW TABLES`` lists the datasets, ``SET``/``SHOW``/``BEGIN``
 and friends are answered from the session's settings (transactions are accepted and do nothing: Query Service
-has no rollback). Every statement is also recorded as a query (client ``PostgreSQL``), driver commands hidden."""
+has no rollback), ``DECLARE``/``FETCH``/``MOVE``/``CLOSE`` keep forward-only cursors (a driver's server-side
+cursor: rows stay in DuckDB until fetched). Every statement is also recorded as a query (client
+``PostgreSQL``), driver commands hidden."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import uuid
 from collections.abc import Iterator, Sequence
@@ -69,6 +73,21 @@ class Result:
 
 
 @dataclass
+class SqlCursor:
+    """A declared cursor: its query runs on a DuckDB connection of its own, so the session's other statements
+    do not end it, and each FETCH pulls the next rows from there."""
+
+    columns: list[tuple[str, int]]
+    rows: Iterator[Sequence[Any]]
+    hold: bool
+    duck: Any
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.duck.close()
+
+
+@dataclass
 class SessionState:
     """One connection's state: who, where, settings, transaction status and its DuckDB cursor."""
 
@@ -81,6 +100,14 @@ class SessionState:
     _cursor: Any = None
     _engine: SqlEngine | None = None
     prepared: dict[str, Any] = field(default_factory=dict)
+    cursors: dict[str, SqlCursor] = field(default_factory=dict)
+
+    def close_cursors(self, *, keep_held: bool) -> None:
+        """End the session's cursors (a transaction's end keeps those declared ``WITH HOLD``)."""
+        for name, cursor in list(self.cursors.items()):
+            if not (keep_held and cursor.hold):
+                cursor.close()
+                del self.cursors[name]
 
     def store(self) -> Store:
         with self.state.lock:
@@ -100,6 +127,12 @@ class SessionState:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         self.engine()
         return self._cursor
+
+    def detach(self) -> duckdb.DuckDBPyConnection:
+        """Hand the DuckDB cursor the last read runs on over to a declared cursor; the session reads on a new one."""
+        assert self._engine is not None
+        detached, self._cursor = self._cursor, self._engine.cursor()
+        return detached
 
     @property
     def auto_to_json(self) -> bool:
@@ -145,8 +178,10 @@ def _session(session: SessionState, statement: Statement) -> Result:
         return Result("BEGIN")
     if word in ("COMMIT", "END", "ROLLBACK", "ABORT"):
         session.transaction = "I"
+        session.close_cursors(keep_held=True)
         return Result(protocol.command_tag(word, 0))
     if word == "DISCARD":
+        session.close_cursors(keep_held=False)
         return Result("DISCARD ALL")
     if word == "SET":
         match = _SET.match(text)
@@ -190,6 +225,43 @@ def _stream(cursor: Any) -> Iterator[Sequence[Any]]:
         yield from chunk
 
 
+def _declare(session: SessionState, statement: Statement, params: Sequence[Any] | None) -> Result:
+    if statement.table in session.cursors:
+        raise SqlError("42P03", f'cursor "{statement.table}" already exists')
+    if session.transaction == "I" and not statement.hold:
+        raise SqlError("25P01", "DECLARE CURSOR can only be used in transaction blocks")
+    query = sqltext.classify(statement.select)
+    if query.kind not in ("read", "show_tables"):
+        raise SqlError("42601", f"a cursor reads a query, not {query.word or 'nothing'}")
+    opened = run(session, query, params)
+    if opened.columns is None or opened.rows is None:
+        raise SqlError("42601", "a cursor's query must return rows")
+    session.cursors[statement.table] = SqlCursor(opened.columns, opened.rows, statement.hold, session.detach())
+    return Result("DECLARE CURSOR")
+
+
+def _fetch(session: SessionState, statement: Statement) -> Result:
+    cursor = session.cursors.get(statement.table)
+    if cursor is None:
+        raise SqlError("34000", f'cursor "{statement.table}" does not exist')
+    rows = cursor.rows if statement.rows is None else itertools.islice(cursor.rows, statement.rows)
+    if statement.word == "MOVE":
+        moved = sum(1 for _ in rows)
+        return Result(f"MOVE {moved}", count=moved)
+    return Result("FETCH", cursor.columns, rows, word="FETCH")
+
+
+def _close(session: SessionState, statement: Statement) -> Result:
+    if not statement.table:
+        session.close_cursors(keep_held=False)
+        return Result("CLOSE CURSOR ALL")
+    cursor = session.cursors.pop(statement.table, None)
+    if cursor is None:
+        raise SqlError("34000", f'cursor "{statement.table}" does not exist')
+    cursor.close()
+    return Result("CLOSE CURSOR")
+
+
 def columns_of(description: Any, auto_to_json: bool) -> list[tuple[str, int]]:
     return [(str(d[0]), protocol.type_oid(d[1], auto_to_json)) for d in description or []]
 
@@ -209,6 +281,12 @@ def run(session: SessionState, statement: Statement, params: Sequence[Any] | Non
         if cursor.description is None:
             return Result(protocol.command_tag(statement.word, 0))
         return Result("SELECT", columns_of(cursor.description, session.auto_to_json), _stream(cursor))
+    if statement.kind == "declare":
+        return _declare(session, statement, params)
+    if statement.kind == "fetch":
+        return _fetch(session, statement)
+    if statement.kind == "close":
+        return _close(session, statement)
     if statement.kind == "view":
         session.engine().write(statement.text, params)
         return Result(" ".join(statement.text.split()[:2]).upper() if statement.word == "DROP" else "CREATE VIEW")
@@ -226,6 +304,8 @@ def describe(session: SessionState, statement: Statement, count: int) -> list[tu
     """Result columns of a statement not yet bound (Describe of a prepared statement); ``None`` for no rows."""
     if statement.kind == "show_tables":
         return [(name, 16 if name == "resolved" else 25) for name in SHOW_TABLES_COLUMNS]
+    if statement.kind == "fetch" and statement.word == "FETCH" and statement.table in session.cursors:
+        return session.cursors[statement.table].columns
     if statement.kind != "read" or statement.word not in ("SELECT", "WITH", "VALUES", "TABLE", "FROM", "("):
         return None
     try:
