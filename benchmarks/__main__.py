@@ -73,6 +73,7 @@ SMOKE: dict[str, dict[str, Any]] = {
         "poll_interval": 0.5,
         "window": 1.5,
         "release_timeout": 30.0,
+        "memory_rounds": 1,
     },
 }
 

@@ -6,6 +6,9 @@ Modes:
   a new database connection, per repetition) and a bare ``psycopg.connect`` + ``fetchall`` with the same host,
   port, database, user and an IMS token handed in by the parent (so every token this process asks IMS for is the
   hook's). Then, the same way, connection set-up alone (connect + close). Each side does one untimed warm-up.
+* ``memory``: one pass over the SELECT's rows, ``how`` = ``iter`` (``AEPQueryServiceHook.iter_records``, a
+  server-side cursor, counting rows) or ``get`` (``get_records``, the whole result in a list), after an untimed
+  warm-up on a one-row query; reports the process's peak RSS (``ru_maxrss``) minus its RSS before the pass.
 * ``waits``: one ``AEPQueryTrigger`` per query id in one asyncio loop (a triggerer). After an untimed warm-up
   wait, it prints ``@@START@@``, lets the triggers poll for ``window`` seconds, prints ``@@WINDOW@@`` (the parent
   then releases the emulator's query hold) and waits, bounded, for every trigger's event.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import json
+import resource
 import sys
 import time
 from collections import Counter
@@ -80,6 +84,25 @@ def select(spec: dict[str, Any]) -> dict[str, Any]:
     query = alternate({"hook": hook_rows, "bare": bare_rows}, spec["reps"])
     connect = alternate({"hook": hook_connect, "bare": bare_connect}, spec["connect_reps"])
     return {"select": query, "connect": connect, "shape": shape, "peak_rss": PROC.memory_info().rss}
+
+
+# ---------------------------------------------------------------------------------------------------- memory
+def memory(spec: dict[str, Any]) -> dict[str, Any]:
+    from airflow_provider_aep.hooks.query_service import AEPQueryServiceHook
+
+    hook = AEPQueryServiceHook()
+    sum(1 for _ in hook.iter_records("SELECT 1 AS one"))  # warm-up: imports, token, parameters, both code paths
+    hook.get_records("SELECT 1 AS one")
+    gc.collect()
+    rss0 = PROC.memory_info().rss
+    started = time.perf_counter()
+    if spec["how"] == "iter":
+        rows = sum(1 for _ in hook.iter_records(spec["sql"], batch_size=spec["batch_size"]))
+    else:
+        rows = len(hook.get_records(spec["sql"]))
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"rows": rows, "seconds": seconds, "growth": peak - rss0}
 
 
 # ---------------------------------------------------------------------------------------------------- waits
@@ -191,7 +214,7 @@ def _schedule(
 def main(argv: list[str]) -> None:
     mode, raw = argv[0], argv[1]
     spec = json.loads(Path(raw[1:]).read_text() if raw.startswith("@") else raw)
-    result = {"select": select, "waits": waits}[mode](spec)
+    result = {"select": select, "memory": memory, "waits": waits}[mode](spec)
     sys.stdout.write("@@RESULT@@" + json.dumps(result, default=str) + "\n")
     sys.stdout.flush()
 

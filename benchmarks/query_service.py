@@ -32,6 +32,7 @@ from benchmarks.common import (
     bench_env,
     emulator_mark,
     fmt_kib,
+    fmt_mib,
     fmt_spread_ms,
     make_airflow_home,
     ratio,
@@ -43,6 +44,8 @@ from benchmarks.emulator_support import IMS_TOKEN, emulator_process, fetch_token
 
 TIME_TARGET = 1.05
 RSS_TARGET = 64 * 1024
+STREAM_BATCH = 10_000
+STREAM_TARGET = 0.25  # iter_records' memory growth at most a quarter of get_records' for the same rows
 ON_SCHEDULE_TARGET = 0.95
 TABLE = "bench_query_rows"
 SELECT = f"SELECT id, email, amount, active FROM {TABLE}"
@@ -81,7 +84,7 @@ def _land_rows(emu: Any, token: str, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def _select(rows: int, rounds: int, reps: int, connect_reps: int) -> dict[str, Any]:
+def _select(rows: int, rounds: int, reps: int, connect_reps: int, memory_rounds: int) -> dict[str, Any]:
     home = make_airflow_home("query")
     out: dict[str, Any] = {"rounds": []}
     with emulator_process(journal_limit=100_000) as emu:
@@ -101,6 +104,12 @@ def _select(rows: int, rounds: int, reps: int, connect_reps: int) -> dict[str, A
             figures["parameter_reads"] = sum(e["path"] == PARAMETERS for e in journal)
             figures["hook_connections"] = 1 + reps + connect_reps  # the warm-up's, then one per repetition
             out["rounds"].append(figures)
+        # Peak memory of one pass in a fresh process each, the two ways alternating.
+        out["memory"] = {"iter": [], "get": []}
+        for index in range(memory_rounds):
+            for how in ("iter", "get") if index % 2 == 0 else ("get", "iter"):
+                spec = {"sql": SELECT, "how": how, "batch_size": STREAM_BATCH}
+                out["memory"][how].append(_worker("memory", spec, env, timeout=600))
     return out
 
 
@@ -179,10 +188,11 @@ def run(
     poll_interval: float = 10.0,
     window: float = 60.0,
     release_timeout: float = 60.0,
+    memory_rounds: int = 2,
 ) -> BenchResult:
     started = time.perf_counter()
     result = BenchResult("query", f"(h) Query Service: a {rows:,}-row SELECT, and {n:,} deferred query waits")
-    selected = _select(rows, rounds, reps, connect_reps)
+    selected = _select(rows, rounds, reps, connect_reps, memory_rounds)
     waited = _waits(n, poll_interval, window, release_timeout)
     _select_rows(result, selected, rows, rounds, reps)
     _wait_rows(result, waited, n, poll_interval)
@@ -238,6 +248,31 @@ def _select_rows(result: BenchResult, selected: dict[str, Any], rows: int, round
             None,
             f"{rows:,}, equal",
             same,
+        )
+    )
+    memory = selected["memory"]
+    growth = {how: max(m["growth"] for m in memory[how]) for how in ("iter", "get")}
+    streamed = ratio(growth["iter"], growth["get"])
+    counted = {m["rows"] for how in memory for m in memory[how]}
+    result.rows.append(
+        Row(
+            f"peak RSS growth reading the {rows:,} rows: `iter_records` (server-side cursor, {STREAM_BATCH:,} per "
+            f"FETCH) vs `get_records` (fresh process each, worst of {len(memory['iter'])})",
+            fmt_mib(growth["iter"]),
+            fmt_mib(growth["get"]),
+            streamed,
+            f"<= {STREAM_TARGET}x, {rows:,} rows each",
+            None if streamed is None else streamed <= STREAM_TARGET and counted == {rows},
+        )
+    )
+    iter_time = summary([m["seconds"] for m in memory["iter"]])
+    get_time = summary([m["seconds"] for m in memory["get"]])
+    result.rows.append(
+        Row(
+            "time of that pass: `iter_records` vs `get_records`",
+            fmt_spread_ms(iter_time),
+            fmt_spread_ms(get_time),
+            ratio(iter_time["median"], get_time["median"]),
         )
     )
     parameter_reads = [r["parameter_reads"] for r in runs]

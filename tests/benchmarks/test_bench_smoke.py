@@ -88,6 +88,10 @@ def test_details_carry_the_raw_figures(smoke):
     for figures in query["select"]["rounds"]:
         assert figures["shape"]["hook"] == figures["shape"]["bare"]
         assert len(figures["select"]["hook"]) == len(figures["select"]["bare"]) > 0
+    assert {how: [m["rows"] for m in runs] for how, runs in query["select"]["memory"].items()} == {
+        "iter": [query["rows"]],
+        "get": [query["rows"]],
+    }
     assert query["waits"]["outcomes"] == {"success": query["n"]}
     assert query["waits"]["schedule"]["made"] > 0
 
