@@ -271,35 +271,38 @@ class AEPFlowRunSensor(BaseSensorOperator):
         alias that silently announces nothing leaves every downstream DAG waiting. A retry re-checks the
         finished run and resolves again.
         """
+        required = getattr(self, "_alias_required", True)  # else the default alias: warn, announce nothing
         flow_id = summary.get("flow_id") or self._ids()[0]
-        if not flow_id and not getattr(self, "_alias_required", True):
+        if not flow_id:
+            if required:
+                raise AirflowException(
+                    f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is "
+                    "unknown"
+                )
             self.log.warning("AEP run %s names no flow, so its dataset is unknown: no asset event", summary["id"])
             return {}
-        if not flow_id:
-            raise AirflowException(
-                f"asset_alias {self.asset_alias!r}: AEP run {summary['id']} names no flow, so its dataset is unknown"
-            )
         from airflow_provider_aep.client.errors import AEPNotFoundError
 
         try:
             datasets = self.hook.flow_service.flow_target_datasets(flow_id)
         except AEPNotFoundError:
-            if getattr(self, "_alias_required", True):
+            if required:
                 raise
-            # the default alias: the run ended well, and its flow (or a target connection) was deleted since, e.g.
-            # by a concurrent DAG run's teardown; announcing nothing beats failing a successful ingestion
+            # the run ended well, and its flow (or a target connection) was deleted since, e.g. by a concurrent
+            # DAG run's teardown: announcing nothing beats failing a successful ingestion
             self.log.warning("Flow %s or its target is gone: no asset event for AEP run %s", flow_id, summary["id"])
             return {}
         found = {target: dataset for target, dataset in datasets.items() if dataset}
-        if not found and not getattr(self, "_alias_required", True):
-            # the default alias: a flow writing no dataset (another kind of target) simply has nothing to announce
+        if not found:
+            if required:
+                raise AirflowException(
+                    f"asset_alias {self.asset_alias!r}: flow {flow_id} has no target connection with a "
+                    f"params.dataSetId (targets: {sorted(datasets) or 'none'}); no dataset to emit an asset event "
+                    "for"
+                )
+            # a flow writing no dataset (another kind of target) simply has nothing to announce
             self.log.warning("Flow %s writes no dataset (no params.dataSetId): no asset event", flow_id)
             return {}
-        if not found:
-            raise AirflowException(
-                f"asset_alias {self.asset_alias!r}: flow {flow_id} has no target connection with a "
-                f"params.dataSetId (targets: {sorted(datasets) or 'none'}); no dataset to emit an asset event for"
-            )
         return found
 
     def execute(self, context: Context) -> Any:
