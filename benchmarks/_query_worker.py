@@ -101,7 +101,9 @@ def memory(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         rows = len(hook.get_records(spec["sql"]))
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # The pass's peak is at least the RSS it started from; the kernel's high-water mark (ru_maxrss) can read a
+    # few pages under psutil's resident count, which made a pass that raised nothing show a negative growth.
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, rss0)
     return {"rows": rows, "seconds": seconds, "growth": peak - rss0}
 
 
